@@ -1,0 +1,132 @@
+"""Pairwise hinge ranking losses over one forward pass (RankIQA Eq. 1, 5-12).
+
+A pair (i, j) is *comparable* when both images come from the same group
+(photo and family) and their levels differ; the lower level is the better
+image and should score higher by at least ``margin``:
+``max(0, s_worse - s_better + margin)``.
+
+:func:`all_pairs_ranking_loss` averages the hinge over every comparable pair
+of the batch. Autograd of it is exactly the paper's P-matrix gradient
+(Eq. 7-12): each image's gradient is the signed count of violated pairs it is
+in, over the number of pairs. :func:`random_pairs_loss` (standard Siamese) and
+:func:`hard_negative_loss` are the baselines the paper compares against.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+
+__all__ = ["DEFAULT_MARGIN", "RankingLoss", "comparable_pairs", "all_pairs_ranking_loss",
+           "random_pairs", "random_pairs_loss", "hard_negative_loss", "hard_fraction", "LOSSES"]
+
+#: The margin of RankIQA's own LIVE loss layer (``netloss_live.py``).
+DEFAULT_MARGIN = 10.0
+
+
+class RankingLoss(NamedTuple):
+    """Loss value and its bookkeeping for one batch."""
+
+    loss: torch.Tensor
+    num_pairs: int
+    violated: float  # share of pairs whose hinge is active (margin not met)
+    accuracy: float  # share of pairs ordered correctly (s_better > s_worse)
+
+
+def _check(scores: torch.Tensor, groups: torch.Tensor, levels: torch.Tensor) -> None:
+    if scores.dim() != 1:
+        raise ValueError(f"scores must be 1-D [M], got shape {tuple(scores.shape)}")
+    if groups.shape != scores.shape or levels.shape != scores.shape:
+        raise ValueError(f"scores, groups and levels must have the same shape, got "
+                         f"{tuple(scores.shape)}, {tuple(groups.shape)}, {tuple(levels.shape)}")
+
+
+def comparable_pairs(groups: torch.Tensor, levels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Index tensors ``(better, worse)`` of every comparable pair."""
+    same = groups[:, None] == groups[None, :]
+    better_than = levels[:, None] < levels[None, :]
+    return torch.nonzero(same & better_than, as_tuple=True)
+
+
+def _hinge(scores: torch.Tensor, better: torch.Tensor, worse: torch.Tensor, margin: float) -> RankingLoss:
+    n = int(better.numel())
+    if n == 0:
+        return RankingLoss(scores.sum() * 0.0, 0, 0.0, 0.0)
+    diff = scores[worse] - scores[better]
+    hinge = torch.clamp(diff + margin, min=0.0)
+    with torch.no_grad():
+        violated = float((hinge > 0).float().mean())
+        accuracy = float((diff < 0).float().mean())
+    return RankingLoss(hinge.mean(), n, violated, accuracy)
+
+
+def all_pairs_ranking_loss(scores: torch.Tensor, groups: torch.Tensor, levels: torch.Tensor,
+                           margin: float = DEFAULT_MARGIN) -> RankingLoss:
+    """Hinge ranking loss averaged over all comparable pairs of the batch."""
+    _check(scores, groups, levels)
+    better, worse = comparable_pairs(groups, levels)
+    return _hinge(scores, better, worse, margin)
+
+
+def random_pairs(groups: torch.Tensor, levels: torch.Tensor, generator: torch.Generator | None = None
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Standard Siamese sampling: up to M/2 random comparable pairs, each image in one pair.
+
+    Images are shuffled and paired within their group; a pair of equal levels
+    is dropped, and so is the odd one out of a group.
+    """
+    perm = torch.randperm(groups.numel(), generator=generator)
+    order = perm[torch.argsort(groups[perm], stable=True)]  # shuffled within each group
+    g, lv = groups[order], levels[order]
+    # Pair positions (0,1), (2,3), ... of each group's run.
+    starts = torch.ones_like(g, dtype=torch.bool)
+    starts[1:] = g[1:] != g[:-1]
+    run_start = torch.cummax(torch.where(starts, torch.arange(g.numel()), 0), 0).values
+    pos = torch.arange(g.numel()) - run_start
+    first = torch.nonzero((pos % 2 == 0), as_tuple=True)[0]
+    first = first[first + 1 < g.numel()]
+    first = first[g[first] == g[first + 1]]
+    a, b = order[first], order[first + 1]
+    keep = levels[a] != levels[b]
+    a, b = a[keep], b[keep]
+    swap = levels[a] > levels[b]
+    return torch.where(swap, b, a), torch.where(swap, a, b)
+
+
+def random_pairs_loss(scores: torch.Tensor, groups: torch.Tensor, levels: torch.Tensor,
+                      margin: float = DEFAULT_MARGIN, generator: torch.Generator | None = None) -> RankingLoss:
+    """Hinge loss over the pairs of :func:`random_pairs` (the standard Siamese baseline)."""
+    _check(scores, groups, levels)
+    better, worse = random_pairs(groups, levels, generator)
+    return _hinge(scores, better, worse, margin)
+
+
+def hard_fraction(iteration: int, every: int = 5000, step: float = 0.1, maximum: float = 0.5) -> float:
+    """Share of hard pairs for hard-negative mining: grows by ``step`` every ``every`` iterations."""
+    return min(maximum, step * (iteration // every))
+
+
+def hard_negative_loss(scores: torch.Tensor, groups: torch.Tensor, levels: torch.Tensor,
+                       fraction: float, margin: float = DEFAULT_MARGIN,
+                       generator: torch.Generator | None = None) -> RankingLoss:
+    """Hard-negative mining as in the paper: M/2 pairs, of which ``fraction`` are the
+    comparable pairs with the largest current hinge and the rest random pairs."""
+    _check(scores, groups, levels)
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError(f"fraction must be in [0, 1], got {fraction}")
+    rb, rw = random_pairs(groups, levels, generator)
+    budget = int(rb.numel())
+    n_hard = int(round(fraction * budget))
+    if n_hard == 0:
+        return _hinge(scores, rb, rw, margin)
+    ab, aw = comparable_pairs(groups, levels)
+    with torch.no_grad():
+        hardness = scores[aw] - scores[ab]
+    top = torch.topk(hardness, min(n_hard, hardness.numel())).indices
+    better = torch.cat([ab[top], rb[: budget - top.numel()]])
+    worse = torch.cat([aw[top], rw[: budget - top.numel()]])
+    return _hinge(scores, better, worse, margin)
+
+
+LOSSES = ("all_pairs", "random_pairs", "hard_negative")

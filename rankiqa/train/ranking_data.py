@@ -1,0 +1,185 @@
+"""Ranked batches: groups of one photo under one distortion family at every level.
+
+A *group* is one reference photo, one family, the clean image (level 0) plus
+every level, all cropped at the **same** random location. The distortion is
+applied to the crop plus a margin (:data:`MARGIN` pixels, clipped to the
+photo), so blur spreads and JPEG blocks sit exactly as in the full image:
+the region is aligned to the 16-pixel JPEG MCU grid of the photo.
+
+Photos smaller than the crop are mirror-padded to the crop size
+(:func:`rankiqa.protocols.pad_to_min_size`): no resampling, which would add
+blur of its own.
+
+Randomness is a pure function of ``(seed, draw index)``: a batch depends on
+its position in the stream only, whichever DataLoader worker makes it. This
+is what lets a resumed training run see exactly the batches it would have.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import Dataset, Sampler
+
+from rankiqa.protocols import pad_to_min_size
+from rankiqa.train.distortions import LEVELS, apply_distortion, rank_level, resolve_set
+
+__all__ = ["IMAGE_EXTENSIONS", "list_images", "RankedGroups", "GroupBatchSampler", "collate_groups",
+           "make_loader", "MARGIN"]
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+MARGIN = 32
+_MCU = 16
+
+
+def list_images(root: str | Path, recursive: bool = True) -> list[Path]:
+    """Image files under ``root`` (sorted, by extension), or ``[root]`` if it is a file."""
+    root = Path(root)
+    if root.is_file():
+        return [root]
+    if not root.is_dir():
+        raise FileNotFoundError(f"no such file or folder: {root}")
+    pattern = "**/*" if recursive else "*"
+    return sorted(p for p in root.glob(pattern) if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+
+
+def _load_rgb(path: Path) -> np.ndarray:
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"))
+
+
+class RankedGroups(Dataset):
+    """Map-style dataset of ranked groups over ``refs`` x ``families``.
+
+    An index is a ``(item, draw)`` pair from :class:`GroupBatchSampler`:
+    ``item`` picks the (photo, family), ``draw`` seeds the crop position and
+    the stochastic distortions. Each item returns ``(images, levels)``:
+    uint8 ``[n, 3, crop, crop]`` and the rank level of each image.
+    """
+
+    def __init__(self, refs: Sequence[str | Path], families: str | Sequence[str] = "live",
+                 crop_size: int = 224, seed: int = 0, cache_images: bool = False):
+        self.refs = [Path(r) for r in refs]
+        if not self.refs:
+            raise ValueError("no reference photos given")
+        self.families = resolve_set(families)
+        if crop_size < 16:
+            raise ValueError(f"crop_size must be >= 16, got {crop_size}")
+        self.crop_size = crop_size
+        self.seed = seed
+        self._cache: dict[int, np.ndarray] | None = {} if cache_images else None
+
+    def __len__(self) -> int:
+        return len(self.refs) * len(self.families)
+
+    def _photo(self, i: int) -> np.ndarray:
+        if self._cache is not None and i in self._cache:
+            return self._cache[i]
+        img = pad_to_min_size(_load_rgb(self.refs[i]), self.crop_size, channels_last=True)
+        if self._cache is not None:
+            self._cache[i] = img
+        return img
+
+    def __getitem__(self, index: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+        item, draw = index
+        ref_i, fam_i = divmod(int(item), len(self.families))
+        family = self.families[fam_i]
+        photo = self._photo(ref_i)
+        rng = np.random.default_rng([self.seed, int(draw)])
+        region, (oy, ox) = _region_around_crop(photo, self.crop_size, rng)
+        c = self.crop_size
+        images = [region[oy:oy + c, ox:ox + c]]
+        levels = [0]
+        for level in range(1, len(LEVELS[family]) + 1):
+            out = apply_distortion(family, region, level, rng)
+            images.append(out[oy:oy + c, ox:ox + c])
+            levels.append(rank_level(family, level))
+        stack = torch.from_numpy(np.ascontiguousarray(np.stack(images))).permute(0, 3, 1, 2)
+        return stack.contiguous(), torch.tensor(levels, dtype=torch.long)
+
+
+def _region_around_crop(photo: np.ndarray, crop: int, rng: np.random.Generator
+                        ) -> tuple[np.ndarray, tuple[int, int]]:
+    """Pick a crop, return the MCU-aligned region around it and the crop's offset in it."""
+    h, w = photo.shape[:2]
+    y = int(rng.integers(0, h - crop + 1))
+    x = int(rng.integers(0, w - crop + 1))
+    y0 = max(0, (y - MARGIN) // _MCU * _MCU)
+    x0 = max(0, (x - MARGIN) // _MCU * _MCU)
+    y1 = min(h, y + crop + MARGIN)
+    x1 = min(w, x + crop + MARGIN)
+    return photo[y0:y1, x0:x1], (y - y0, x - x0)
+
+
+class GroupBatchSampler(Sampler[list[tuple[int, int]]]):
+    """Yields batches of ``groups_per_batch`` ``(item, draw)`` pairs, forever or ``num_batches``.
+
+    Items are visited in per-epoch permutations; batch ``k`` is a pure function
+    of ``(seed, k)``, so ``start`` resumes the stream exactly. With
+    ``num_replicas > 1`` (DDP) each rank takes every ``num_replicas``-th group.
+    """
+
+    def __init__(self, num_items: int, groups_per_batch: int, seed: int = 0, start: int = 0,
+                 num_batches: int | None = None, rank: int = 0, num_replicas: int = 1):
+        if groups_per_batch < 1:
+            raise ValueError("groups_per_batch must be >= 1")
+        self.num_items = num_items
+        self.groups = groups_per_batch
+        self.seed = seed
+        self.start = start
+        self.num_batches = num_batches
+        self.rank = rank
+        self.replicas = num_replicas
+
+    def __len__(self) -> int:
+        if self.num_batches is None:
+            raise TypeError("infinite sampler has no length")
+        return max(0, self.num_batches - self.start)
+
+    def batch(self, k: int) -> list[tuple[int, int]]:
+        """The ``k``-th batch of this rank."""
+        per_global = self.groups * self.replicas
+        first = k * per_global + self.rank * self.groups
+        out = []
+        for draw in range(first, first + self.groups):
+            epoch, pos = divmod(draw, self.num_items)
+            perm = np.random.default_rng([self.seed, 7919, epoch]).permutation(self.num_items)
+            out.append((int(perm[pos]), draw))
+        return out
+
+    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
+        k = self.start
+        while self.num_batches is None or k < self.num_batches:
+            yield self.batch(k)
+            k += 1
+
+
+def collate_groups(groups: list[tuple[torch.Tensor, torch.Tensor]]
+                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Concatenate groups into ``(images float [M,3,c,c] in [0,1], group ids [M], levels [M])``."""
+    images = torch.cat([g[0] for g in groups]).float().div_(255.0)
+    levels = torch.cat([g[1] for g in groups])
+    ids = torch.cat([torch.full((len(g[1]),), i, dtype=torch.long) for i, g in enumerate(groups)])
+    return images, ids, levels
+
+
+def _seed_worker(worker_id: int) -> None:
+    # Distortion randomness comes from each draw's own seed; this only tames
+    # libraries that read the global state.
+    seed = torch.initial_seed() % 2**32
+    np.random.seed(seed)
+    torch.set_num_threads(1)
+
+
+def make_loader(dataset: RankedGroups, sampler: GroupBatchSampler, workers: int = 0
+                ) -> torch.utils.data.DataLoader:
+    """DataLoader over ranked batches; each worker is seeded and single-threaded."""
+    return torch.utils.data.DataLoader(
+        dataset, batch_sampler=sampler, collate_fn=collate_groups, num_workers=workers,
+        worker_init_fn=_seed_worker if workers > 0 else None, persistent_workers=workers > 0,
+        prefetch_factor=4 if workers > 0 else None,
+    )

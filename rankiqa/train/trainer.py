@@ -1,0 +1,379 @@
+"""Ranking pre-training loop (RankIQA step 1) with exact resume and DDP.
+
+State lives in ``OUT/state.safetensors`` (model, optimiser buffers, RNG
+states; iteration, config and optimiser settings in the JSON header), written
+atomically every ``checkpoint_every`` iterations. Batches are a pure function
+of ``(seed, iteration)`` (see :mod:`rankiqa.train.ranking_data`) and the
+learning rate a pure function of the iteration, so a run resumed after a crash,
+even SIGKILL, ends with the same weights as an uninterrupted one.
+
+Launch several processes with ``torchrun --nproc_per_node N -m rankiqa.train
+pretrain ...``: gloo on CPU, nccl on CUDA; each rank takes its own groups of
+the global batch and rank 0 writes logs and checkpoints.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from safetensors.torch import load_file
+from tqdm import tqdm
+
+from rankiqa.models import build_model
+from rankiqa.train.distortions import resolve_set
+from rankiqa.train.losses import (LOSSES, all_pairs_ranking_loss, hard_fraction, hard_negative_loss,
+                                  random_pairs_loss, DEFAULT_MARGIN, RankingLoss)
+from rankiqa.train.metrics import group_ranking_metrics
+from rankiqa.train.ranking_data import GroupBatchSampler, RankedGroups, list_images, make_loader
+from rankiqa.weights.checkpoint import atomic_save_file, save_checkpoint
+
+__all__ = ["PretrainConfig", "pretrain", "split_refs", "evaluate_ranking", "select_device"]
+
+STATE_FILE = "state.safetensors"
+MODEL_FILE = "model.safetensors"
+HELDOUT_SPLIT_SEED = 20170101  # fixed, so every run holds out the same photos
+
+
+@dataclass
+class PretrainConfig:
+    """Everything a ranking run depends on; saved into its checkpoints."""
+
+    refs: list[str]
+    out: str
+    families: str = "live"
+    arch: str = "vgg16"
+    arch_kwargs: dict[str, Any] = field(default_factory=dict)
+    iters: int = 50000
+    groups_per_batch: int = 8
+    crop_size: int = 224
+    lr: float = 1e-4
+    lr_step: int = 10000
+    lr_gamma: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    margin: float = DEFAULT_MARGIN
+    loss: str = "all_pairs"
+    hard_every: int = 5000
+    seed: int = 0
+    heldout: list[str] = field(default_factory=list)
+    heldout_fraction: float = 0.1
+    eval_every: int = 1000
+    eval_groups: int = 64
+    checkpoint_every: int = 500
+    log_every: int = 10
+    workers: int = 0
+    device: str | None = None
+    threads: int | None = None
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.loss not in LOSSES:
+            raise ValueError(f"unknown loss {self.loss!r}; choose from {', '.join(LOSSES)}")
+        for name in ("iters", "groups_per_batch", "lr_step", "checkpoint_every", "log_every", "eval_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0 <= self.heldout_fraction < 1:
+            raise ValueError("heldout_fraction must be in [0, 1)")
+        resolve_set(self.families)
+
+
+def select_device(device: str | None) -> torch.device:
+    """The given device, or CUDA, then Apple MPS, then CPU."""
+    if device:
+        return torch.device(device)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def split_refs(refs: list[str], heldout: list[str], fraction: float) -> tuple[list[Path], list[Path]]:
+    """Training and held-out photos: ``heldout`` if given, else a fixed ``fraction`` of ``refs``."""
+    train = [p for r in refs for p in list_images(r)]
+    if not train:
+        raise ValueError(f"no images found in {refs}")
+    if heldout:
+        held = [p for r in heldout for p in list_images(r)]
+        held_set = set(held)
+        return [p for p in train if p not in held_set], held
+    n_held = int(round(fraction * len(train)))
+    perm = np.random.default_rng(HELDOUT_SPLIT_SEED).permutation(len(train))
+    held_idx = set(perm[:n_held].tolist())
+    return ([p for i, p in enumerate(train) if i not in held_idx],
+            [p for i, p in enumerate(train) if i in held_idx])
+
+
+def _lr_at(cfg: PretrainConfig, iteration: int) -> float:
+    return cfg.lr * cfg.lr_gamma ** (iteration // cfg.lr_step)
+
+
+def _loss(cfg: PretrainConfig, it: int, scores, groups, levels) -> RankingLoss:
+    if cfg.loss == "all_pairs":
+        return all_pairs_ranking_loss(scores, groups, levels, cfg.margin)
+    gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + it)
+    if cfg.loss == "random_pairs":
+        return random_pairs_loss(scores, groups, levels, cfg.margin, gen)
+    return hard_negative_loss(scores, groups, levels, hard_fraction(it, cfg.hard_every), cfg.margin, gen)
+
+
+@torch.inference_mode()
+def evaluate_ranking(model: torch.nn.Module, dataset: RankedGroups, num_groups: int, device: torch.device,
+                     seed: int = 99, batch_groups: int = 8) -> dict[str, Any]:
+    """Scores of a fixed set of held-out groups: pair accuracy and Spearman vs level.
+
+    Returns the metrics plus the raw ``scores``, ``levels`` and ``families``.
+    """
+    was_training = model.training
+    model.eval()
+    sampler = GroupBatchSampler(len(dataset), batch_groups, seed=seed)
+    scores, groups, levels, fams = [], [], [], []
+    done = 0
+    k = 0
+    while done < num_groups:
+        batch = sampler.batch(k)[: num_groups - done]
+        for j, (item, draw) in enumerate(batch):
+            images, lv = dataset[(item, draw)]
+            s = model(images.to(device).float().div_(255.0)).float().cpu()
+            scores.append(s)
+            levels.append(lv)
+            groups.append(torch.full_like(lv, done + j))
+            fams += [dataset.families[item % len(dataset.families)]] * len(lv)
+        done += len(batch)
+        k += 1
+    model.train(was_training)
+    s, g, lv = torch.cat(scores).numpy(), torch.cat(groups).numpy(), torch.cat(levels).numpy()
+    out: dict[str, Any] = group_ranking_metrics(s, g, lv)
+    per_family = {}
+    fam_arr = np.array(fams)
+    for fam in dataset.families:
+        m = fam_arr == fam
+        if m.any():
+            per_family[fam] = group_ranking_metrics(s[m], g[m], lv[m])["pair_accuracy"]
+    out["per_family_accuracy"] = per_family
+    out.update(scores=s, levels=lv, families=fam_arr)
+    return out
+
+
+def _optimizer_tensors(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    sd = opt.state_dict()
+    tensors, scalars = {}, {}
+    for idx, st in sd["state"].items():
+        for k, v in st.items():
+            if isinstance(v, torch.Tensor):
+                tensors[f"optim.{idx}.{k}"] = v
+            else:
+                scalars[f"{idx}.{k}"] = v
+    return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
+
+
+def _load_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+    state: dict[int, dict[str, Any]] = {}
+    for key, v in tensors.items():
+        if key.startswith("optim."):
+            _, idx, name = key.split(".", 2)
+            state.setdefault(int(idx), {})[name] = v
+    for key, v in meta["scalars"].items():
+        idx, name = key.split(".", 1)
+        state.setdefault(int(idx), {})[name] = v
+    opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+
+
+def _save_state(path: Path, model: torch.nn.Module, opt: torch.optim.Optimizer, iteration: int,
+                cfg: PretrainConfig) -> None:
+    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
+    opt_tensors, opt_meta = _optimizer_tensors(opt)
+    tensors.update(opt_tensors)
+    tensors["rng.torch"] = torch.get_rng_state()
+    if torch.cuda.is_available():
+        tensors["rng.cuda"] = torch.cuda.get_rng_state()
+    meta = {"iteration": iteration, "config": dataclasses.asdict(cfg), "optimizer": opt_meta}
+    atomic_save_file(tensors, path, {"rankiqa_state": json.dumps(meta)})
+
+
+def _load_state(path: Path, model: torch.nn.Module, opt: torch.optim.Optimizer, device: torch.device) -> int:
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        meta = json.loads(f.metadata()["rankiqa_state"])
+    tensors = load_file(str(path), device="cpu")
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    _load_optimizer(opt, {k: v.to(device) for k, v in tensors.items()}, meta["optimizer"])
+    torch.set_rng_state(tensors["rng.torch"])
+    if "rng.cuda" in tensors and torch.cuda.is_available():
+        torch.cuda.set_rng_state(tensors["rng.cuda"])
+    return int(meta["iteration"])
+
+
+def _truncate_log(path: Path, upto: int) -> None:
+    """Drop log rows past the checkpoint we resume from (written before a crash)."""
+    if not path.exists():
+        return
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    if not rows:
+        return
+    kept = [rows[0]] + [r for r in rows[1:] if r and int(r[0]) <= upto]
+    with open(path, "w", newline="") as f:
+        csv.writer(f).writerows(kept)
+
+
+def _distributed() -> tuple[int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not torch.distributed.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        torch.distributed.init_process_group(backend=backend)
+    if world > 1:
+        return torch.distributed.get_rank(), world
+    return 0, 1
+
+
+def pretrain(cfg: PretrainConfig, resume: bool = False, stop_at: int | None = None,
+             on_log: Callable[[dict[str, Any]], None] | None = None) -> Path:
+    """Run (or resume) ranking pre-training; returns the exported model path.
+
+    ``stop_at`` ends the run after that iteration without exporting (for tests
+    and for splitting a long run into sessions).
+    """
+    rank, world = _distributed()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    device = select_device(cfg.device)
+    if device.type == "cuda" and world > 1:
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    state_path = out / STATE_FILE
+
+    train_refs, held_refs = split_refs(cfg.refs, cfg.heldout, cfg.heldout_fraction)
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg.arch, **cfg.arch_kwargs).to(device)
+    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    start = 0
+    if resume and state_path.exists():
+        start = _load_state(state_path, model, opt, device)
+    elif state_path.exists():
+        raise FileExistsError(f"{state_path} exists: pass resume=True (--resume) or use a new --out")
+    net: torch.nn.Module = model
+    if world > 1:
+        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+
+    dataset = RankedGroups(train_refs, cfg.families, cfg.crop_size, seed=cfg.seed)
+    held = RankedGroups(held_refs, cfg.families, cfg.crop_size, seed=cfg.seed) if held_refs else None
+    sampler = GroupBatchSampler(len(dataset), cfg.groups_per_batch, cfg.seed, start=start,
+                                num_batches=cfg.iters, rank=rank, num_replicas=world)
+    loader = make_loader(dataset, sampler, cfg.workers)
+
+    log_path, eval_path = out / "log.csv", out / "eval.csv"
+    if rank == 0:
+        for p in (log_path, eval_path):
+            _truncate_log(p, start)
+        (out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
+    log_fields = ["iteration", "loss", "pairs", "violated", "pair_accuracy", "lr", "images_per_s", "elapsed_s"]
+    eval_fields = ["iteration", "pair_accuracy", "srocc_level", "pairs"]
+    log_file = open(log_path, "a", newline="") if rank == 0 else None
+    writer = csv.DictWriter(log_file, log_fields) if log_file else None
+    if log_file and log_file.tell() == 0:
+        writer.writeheader()
+
+    bar = tqdm(total=cfg.iters, initial=start, disable=not cfg.progress or rank != 0, file=sys.stderr,
+               desc="pretrain", dynamic_ncols=True)
+    t0 = time.perf_counter()
+    tick, images_since = t0, 0
+    end = cfg.iters if stop_at is None else min(cfg.iters, stop_at)
+    try:
+        it = start
+        for images, groups, levels in loader:
+            if it >= end:
+                break
+            lr = _lr_at(cfg, it)
+            for g in opt.param_groups:
+                g["lr"] = lr
+            scores = net(images.to(device, non_blocking=True))
+            result = _loss(cfg, it, scores.float(), groups.to(device), levels.to(device))
+            opt.zero_grad(set_to_none=True)
+            result.loss.backward()
+            opt.step()
+            it += 1
+            images_since += images.shape[0]
+            loss_value = float(result.loss.detach())
+            if not math.isfinite(loss_value):
+                raise FloatingPointError(f"loss became {loss_value} at iteration {it}; lower --lr")
+            if rank == 0 and (it % cfg.log_every == 0 or it == end):
+                now = time.perf_counter()
+                row = {"iteration": it, "loss": f"{loss_value:.6g}", "pairs": result.num_pairs,
+                       "violated": f"{result.violated:.4f}", "pair_accuracy": f"{result.accuracy:.4f}",
+                       "lr": f"{lr:.3g}", "images_per_s": f"{images_since * world / (now - tick):.2f}",
+                       "elapsed_s": f"{now - t0:.1f}"}
+                writer.writerow(row)
+                log_file.flush()
+                tick, images_since = now, 0
+                bar.set_postfix(loss=row["loss"], acc=row["pair_accuracy"])
+                if on_log:
+                    on_log(row)
+            bar.update(1)
+            if rank == 0 and held is not None and (it % cfg.eval_every == 0 or it == cfg.iters):
+                ev = evaluate_ranking(model, held, cfg.eval_groups, device)
+                _append_csv(eval_path, eval_fields, {"iteration": it, **{k: ev[k] for k in eval_fields[1:]}})
+            if rank == 0 and (it % cfg.checkpoint_every == 0 or it == cfg.iters):
+                _save_state(state_path, model, opt, it, cfg)
+    finally:
+        bar.close()
+        if log_file:
+            log_file.close()
+        if world > 1:
+            torch.distributed.barrier()
+    model_path = out / MODEL_FILE
+    if rank == 0 and it >= cfg.iters:
+        card = _card(cfg, it, train_refs, held_refs)
+        if held is not None:
+            ev = evaluate_ranking(model, held, cfg.eval_groups, device)
+            card["quality"] = {"heldout_ranking": {k: ev[k] for k in ("pair_accuracy", "srocc_level", "pairs")}
+                               | {"per_family_accuracy": ev["per_family_accuracy"]}}
+        save_checkpoint(model_path, model.state_dict(), card)
+    if world > 1:
+        torch.distributed.barrier()
+    return model_path
+
+
+def _append_csv(path: Path, fields: list[str], row: dict[str, Any]) -> None:
+    new = not path.exists() or path.stat().st_size == 0
+    with open(path, "a", newline="") as f:
+        w = csv.DictWriter(f, fields)
+        if new:
+            w.writeheader()
+        w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+
+
+def _card(cfg: PretrainConfig, iteration: int, train_refs: list[Path], held_refs: list[Path]) -> dict[str, Any]:
+    families = resolve_set(cfg.families)
+    return {
+        "arch": cfg.arch,
+        "arch_kwargs": cfg.arch_kwargs,
+        "protocol": "paper",
+        "crop_size": cfg.crop_size,
+        "higher_is_better": True,
+        "score_range": None,
+        "score_meaning": "ranking score: higher = better; only differences and order are meaningful",
+        "preprocessing": {"input": "RGB float in [0,1]", "normalize": "ImageNet mean/std inside the model"},
+        "training": {
+            "stage": "rank",
+            "families": list(families),
+            "iterations": iteration,
+            "train_images": len(train_refs),
+            "heldout_images": len(held_refs),
+            "config": dataclasses.asdict(cfg) | {"out": None, "progress": None},
+        },
+    }
+
