@@ -20,7 +20,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from safetensors import safe_open
 
-__all__ = ["save_checkpoint", "load_checkpoint", "read_card", "sha256_file", "atomic_save_file",
+__all__ = ["save_checkpoint", "load_checkpoint", "read_card", "sha256_file", "atomic_save_file", "network_from_checkpoint",
            "CheckpointError"]
 
 CARD_KEY = "rankiqa"
@@ -86,3 +86,19 @@ def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f"{path}: cannot read tensors ({exc})") from None
     return {k: (v.float() if v.is_floating_point() else v) for k, v in tensors.items()}, card
+
+
+def network_from_checkpoint(path: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Rebuild the network a checkpoint describes and load its weights (eval mode)."""
+    from rankiqa.models import build_model
+
+    state, card = load_checkpoint(path)
+    if "arch" not in card:
+        raise CheckpointError(f"{path}: card does not name an architecture")
+    model = build_model(card["arch"], **card.get("arch_kwargs", {}))
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise CheckpointError(f"{path}: weights do not fit architecture {card['arch']!r}: "
+                              f"{str(exc).splitlines()[0]}") from None
+    return model.eval(), card

@@ -1,0 +1,153 @@
+"""``python -m rankiqa.train <command>``: the reproduction tools.
+
+Commands: synthesize, preview, pretrain, evaluate-ranking.
+Results go to files or stdout; progress and diagnostics to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+__all__ = ["main"]
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _json_dict(text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("must be a JSON object, e.g. '{\"width\": 0.125}'")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    from rankiqa.train.losses import DEFAULT_MARGIN, LOSSES
+
+    p = argparse.ArgumentParser(prog="python -m rankiqa.train", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("synthesize", help="write distorted images and index.csv", allow_abbrev=False)
+    s.add_argument("--refs", required=True, help="folder (searched recursively) or file of clean photos")
+    s.add_argument("--set", default="live", help="distortion set or families, comma-separated (default: live)")
+    s.add_argument("--out", required=True)
+    s.add_argument("--workers", type=int, default=0)
+    s.add_argument("--seed", type=int, default=0)
+
+    v = sub.add_parser("preview", help="contact sheet: rows = families, columns = levels", allow_abbrev=False)
+    v.add_argument("--image", required=True)
+    v.add_argument("--set", default="live")
+    v.add_argument("--out", required=True, help="output image, e.g. sheet.png")
+    v.add_argument("--thumb", type=_positive_int, default=160)
+
+    t = sub.add_parser("pretrain", help="ranking pre-training (all-pairs Siamese)", allow_abbrev=False)
+    t.add_argument("--refs", required=True, nargs="+", help="folders/files of clean training photos")
+    t.add_argument("--heldout", nargs="*", default=[], help="held-out photos (default: a fixed 10%% of --refs)")
+    t.add_argument("--set", default="live")
+    t.add_argument("--arch", default="vgg16")
+    t.add_argument("--arch-kwargs", type=_json_dict, default={}, help="JSON object, e.g. '{\"width\": 0.125}'")
+    t.add_argument("--iters", type=_positive_int, default=50000)
+    t.add_argument("--groups", type=_positive_int, default=8, help="groups (photo x family) per batch")
+    t.add_argument("--crop", type=_positive_int, default=224)
+    t.add_argument("--lr", type=float, default=1e-4)
+    t.add_argument("--lr-step", type=_positive_int, default=10000)
+    t.add_argument("--lr-gamma", type=float, default=0.1)
+    t.add_argument("--momentum", type=float, default=0.9)
+    t.add_argument("--weight-decay", type=float, default=5e-4)
+    t.add_argument("--margin", type=float, default=DEFAULT_MARGIN)
+    t.add_argument("--loss", choices=LOSSES, default="all_pairs")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--workers", type=int, default=2, help="DataLoader workers synthesising batches")
+    t.add_argument("--threads", type=int, default=None, help="torch threads for the training step")
+    t.add_argument("--checkpoint-every", type=_positive_int, default=500)
+    t.add_argument("--eval-every", type=_positive_int, default=1000)
+    t.add_argument("--eval-groups", type=_positive_int, default=64)
+    t.add_argument("--out", required=True)
+    t.add_argument("--resume", action="store_true", help="continue from OUT/state.safetensors")
+    t.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: best available)")
+
+    e = sub.add_parser("evaluate-ranking", help="held-out ranking accuracy and the Fig. 2 histogram",
+                       allow_abbrev=False)
+    e.add_argument("--model", required=True, help="checkpoint file (.safetensors)")
+    e.add_argument("--refs", required=True, nargs="+")
+    e.add_argument("--set", default="live")
+    e.add_argument("--groups", type=_positive_int, default=128)
+    e.add_argument("--crop", type=int, default=None, help="default: the checkpoint's crop size")
+    e.add_argument("--plot", default=None, help="write a PNG histogram of scores by level")
+    e.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    e.add_argument("--device", default=None)
+    return p
+
+
+def _cmd_synthesize(a: argparse.Namespace) -> int:
+    from rankiqa.train.synthesis import synthesize
+
+    index = synthesize(a.refs, a.set, a.out, workers=a.workers, seed=a.seed)
+    print(index)
+    return 0
+
+
+def _cmd_preview(a: argparse.Namespace) -> int:
+    import numpy as np
+    from PIL import Image
+
+    from rankiqa.train.synthesis import contact_sheet
+
+    with Image.open(a.image) as im:
+        image = np.asarray(im.convert("RGB"))
+    contact_sheet(image, [a.set] if "," not in a.set else a.set.split(","), thumb=a.thumb).save(a.out)
+    print(a.out)
+    return 0
+
+
+def _cmd_pretrain(a: argparse.Namespace) -> int:
+    from rankiqa.train.trainer import PretrainConfig, pretrain
+
+    cfg = PretrainConfig(
+        refs=a.refs, heldout=a.heldout, out=a.out, families=a.set, arch=a.arch, arch_kwargs=a.arch_kwargs,
+        iters=a.iters, groups_per_batch=a.groups, crop_size=a.crop, lr=a.lr, lr_step=a.lr_step,
+        lr_gamma=a.lr_gamma, momentum=a.momentum, weight_decay=a.weight_decay, margin=a.margin, loss=a.loss,
+        seed=a.seed, workers=a.workers, threads=a.threads, checkpoint_every=a.checkpoint_every,
+        eval_every=a.eval_every, eval_groups=a.eval_groups, device=a.device,
+    )
+    print(pretrain(cfg, resume=a.resume))
+    return 0
+
+
+def _cmd_evaluate_ranking(a: argparse.Namespace) -> int:
+    from rankiqa.train.evaluation import ranking_report
+
+    report = ranking_report(a.model, a.refs, a.set, a.groups, crop_size=a.crop, device=a.device, plot=a.plot)
+    print(json.dumps(report, indent=2) if a.json else report["table"])
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the process exit code."""
+    args = _parser().parse_args(argv)
+    handler = {"synthesize": _cmd_synthesize, "preview": _cmd_preview, "pretrain": _cmd_pretrain,
+               "evaluate-ranking": _cmd_evaluate_ranking}[args.command]
+    try:
+        return handler(args)
+    except (ValueError, FileNotFoundError, FileExistsError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
