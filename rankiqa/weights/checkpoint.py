@@ -20,13 +20,15 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from safetensors import safe_open
 
+from rankiqa.errors import WeightsError
+
 __all__ = ["save_checkpoint", "load_checkpoint", "read_card", "sha256_file", "atomic_save_file", "network_from_checkpoint",
            "CheckpointError"]
 
 CARD_KEY = "rankiqa"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(WeightsError, ValueError):
     """A checkpoint file is missing, unreadable or not a rankiqa checkpoint."""
 
 

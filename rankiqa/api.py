@@ -1,0 +1,237 @@
+"""The scoring API: :func:`score`, :func:`rank`, :func:`load_model`, :func:`list_models`.
+
+Scores are **higher = better** for every checkpoint (checkpoints trained on a
+DMOS-like scale are flipped here). A rank-only checkpoint's scores have no
+absolute meaning: compare them between images, do not threshold them.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from pathlib import Path
+from typing import Any, Iterable, NamedTuple, Sequence
+
+import torch
+from tqdm import tqdm
+
+from rankiqa.errors import BatchScoringError, ImageLoadError
+from rankiqa.io import describe_input, expand_inputs, is_single_input, load_image
+from rankiqa.protocols import PAPER_CROPS, PAPER_SEED, check_protocol, make_crops
+from rankiqa.weights.checkpoint import network_from_checkpoint
+from rankiqa.weights.hub import resolve_checkpoint
+from rankiqa.weights.manifest import CheckpointRecord, list_models as _manifest_models
+
+__all__ = ["Scorer", "RankedImage", "score", "rank", "load_model", "list_models", "DEFAULT_BATCH_SIZE",
+           "select_device"]
+
+#: Crops per forward pass; shared by the API and the CLI.
+DEFAULT_BATCH_SIZE = 32
+ON_ERROR = ("raise", "nan")
+
+
+class RankedImage(NamedTuple):
+    """One entry of :func:`rank`: position in the input, the path if it was one, and the score."""
+
+    index: int
+    path: str | None
+    score: float
+
+
+def select_device(device: str | torch.device | None = None) -> torch.device:
+    """The given device, else CUDA, then Apple MPS, then CPU."""
+    if device is not None:
+        try:
+            return torch.device(device)
+        except RuntimeError as exc:
+            raise ValueError(f"unknown device {device!r}: {exc}") from None
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+class Scorer:
+    """A loaded checkpoint, ready to score many images without reloading.
+
+    Create with :func:`load_model`. ``protocol`` and ``batch_size`` set this
+    scorer's defaults; each call may override them.
+    """
+
+    def __init__(self, model: torch.nn.Module, card: dict[str, Any], name: str,
+                 device: str | torch.device | None = None, protocol: str | None = None,
+                 batch_size: int = DEFAULT_BATCH_SIZE):
+        self.name = name
+        self.card = card
+        self.device = select_device(device)
+        self.model = model.to(self.device).eval()
+        self.crop_size = int(card.get("crop_size", 224))
+        self.higher_is_better = bool(card.get("higher_is_better", True))
+        self.protocol = check_protocol(protocol or card.get("protocol", "paper"))
+        self.batch_size = _check_batch_size(batch_size)
+
+    def __repr__(self) -> str:
+        return (f"Scorer({self.name!r}, arch={self.card.get('arch')!r}, protocol={self.protocol!r}, "
+                f"device={str(self.device)!r})")
+
+    @torch.inference_mode()
+    def _forward(self, crops: list[torch.Tensor]) -> list[float]:
+        if len({tuple(c.shape) for c in crops}) == 1:
+            out = self.model(torch.stack(crops).to(self.device))
+            return out.float().cpu().tolist()
+        return [float(self.model(c.unsqueeze(0).to(self.device))[0]) for c in crops]
+
+    def score(self, images: Any, *, protocol: str | None = None, batch_size: int | None = None,
+              progress: bool = False, on_error: str = "raise") -> float | list[float]:
+        """Quality of one image (a float) or several (a list), higher = better.
+
+        ``on_error="raise"`` scores every input, then raises
+        :class:`~rankiqa.errors.BatchScoringError` (holding all scores and all
+        errors) if any failed; ``"nan"`` returns NaN for failed inputs instead.
+        A single bad input raises :class:`~rankiqa.errors.ImageLoadError`.
+        """
+        if on_error not in ON_ERROR:
+            raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
+        single = is_single_input(images)
+        items = expand_inputs(images)
+        scores, errors = self.score_with_errors(items, protocol, batch_size, progress)
+        if single:
+            if errors:
+                if on_error == "nan":
+                    return math.nan
+                raise errors[0]
+            return scores[0]
+        if errors and on_error == "raise":
+            raise BatchScoringError(scores, errors)
+        return scores
+
+    def rank(self, images: Any, *, protocol: str | None = None, batch_size: int | None = None,
+             progress: bool = False, on_error: str = "raise") -> list[RankedImage]:
+        """Images sorted best first as :class:`RankedImage` records (failed ones last with NaN
+        when ``on_error="nan"``)."""
+        items = expand_inputs(images)
+        scores = self.score(items, protocol=protocol, batch_size=batch_size, progress=progress,
+                            on_error=on_error)
+        records = [RankedImage(i, os.fspath(x) if isinstance(x, (str, Path)) else None, s)
+                   for i, (x, s) in enumerate(zip(items, scores))]
+        return sorted(records, key=lambda r: (math.isnan(r.score), -r.score if not math.isnan(r.score) else 0.0,
+                                              r.index))
+
+    def score_with_errors(self, items: Sequence[Any], protocol: str | None = None, batch_size: int | None = None,
+                          progress: bool = False) -> tuple[list[float], dict[int, ImageLoadError]]:
+        """Scores of ``items`` (NaN where failed) and the errors by position; never raises for bad inputs."""
+        proto = check_protocol(protocol or self.protocol)
+        bs = _check_batch_size(batch_size or self.batch_size)
+        sums = [0.0] * len(items)
+        weights = [0.0] * len(items)
+        errors: dict[int, ImageLoadError] = {}
+        pending: list[tuple[int, float, torch.Tensor]] = []
+
+        def flush() -> None:
+            outs = self._forward([c for _, _, c in pending])
+            for (i, w, _), s in zip(pending, outs):
+                sums[i] += w * s
+                weights[i] += w
+            pending.clear()
+
+        bar = tqdm(total=len(items), disable=not progress, file=sys.stderr, unit="img", desc="scoring")
+        for i, x in enumerate(items):
+            try:
+                image = load_image(x, describe_input(x, i))
+            except ImageLoadError as exc:
+                errors[i] = exc
+                bar.update(1)
+                continue
+            views = make_crops(image, proto, self.crop_size, PAPER_CROPS, PAPER_SEED)
+            for crop, w in zip(views.tensors, views.weights):
+                if proto == "full":
+                    pending.append((i, w, crop))
+                    flush()  # whole images differ in size: one at a time
+                else:
+                    pending.append((i, w, crop))
+                    if len(pending) >= bs:
+                        flush()
+            bar.update(1)
+        if pending:
+            flush()
+        bar.close()
+        sign = 1.0 if self.higher_is_better else -1.0
+        scores = [sign * s / w if i not in errors and w > 0 else math.nan
+                  for i, (s, w) in enumerate(zip(sums, weights))]
+        return scores, errors
+
+
+def _check_batch_size(batch_size: int) -> int:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    return batch_size
+
+
+_CACHE: dict[tuple[str, str, str | None], Scorer] = {}
+
+
+def load_model(name_or_path: str | os.PathLike[str] = "default", *, device: str | torch.device | None = None,
+               protocol: str | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
+               cache_dir: str | Path | None = None, endpoint: str | None = None,
+               offline: bool | None = None) -> Scorer:
+    """Load a checkpoint by manifest id (``"default"``, ``"arch.tag"``) or ``.safetensors`` path.
+
+    Hub checkpoints are downloaded at their pinned revision and sha256-verified
+    (see :mod:`rankiqa.weights.hub`).
+    """
+    path, record = resolve_checkpoint(name_or_path, cache_dir=cache_dir, endpoint=endpoint, offline=offline)
+    model, card = network_from_checkpoint(path)
+    if record is not None:
+        card = {**card, **_record_overrides(record)}
+    name = record.id if record is not None else os.fspath(name_or_path)
+    return Scorer(model, card, name, device=device, protocol=protocol, batch_size=batch_size)
+
+
+def _record_overrides(record: CheckpointRecord) -> dict[str, Any]:
+    # The manifest is the published truth for how a checkpoint is used.
+    return {"arch": record.arch, "arch_kwargs": record.arch_kwargs, "protocol": record.protocol,
+            "crop_size": record.crop_size, "higher_is_better": record.higher_is_better,
+            "score_range": record.score_range, "id": record.id}
+
+
+def _cached_scorer(model: str | os.PathLike[str] | Scorer, device: str | torch.device | None) -> Scorer:
+    if isinstance(model, Scorer):
+        return model
+    dev = str(select_device(device))
+    key = (os.fspath(model), dev, None)
+    if key not in _CACHE:
+        _CACHE[key] = load_model(model, device=dev)
+    return _CACHE[key]
+
+
+def score(images: Any, model: str | os.PathLike[str] | Scorer = "default", *,
+          device: str | torch.device | None = None, protocol: str | None = None,
+          batch_size: int = DEFAULT_BATCH_SIZE, progress: bool = False, on_error: str = "raise"
+          ) -> float | list[float]:
+    """Quality score(s), higher = better. One image gives a float, several a list.
+
+    ``images``: a path, PIL image, numpy array, torch tensor (CxHxW or
+    BxCxHxW), or a list of these. ``protocol``: ``paper`` (30 seeded random
+    crops), ``grid`` or ``full``; default: the checkpoint's. The loaded model
+    is kept for later calls.
+    """
+    return _cached_scorer(model, device).score(images, protocol=protocol, batch_size=batch_size,
+                                               progress=progress, on_error=on_error)
+
+
+def rank(images: Iterable[Any], model: str | os.PathLike[str] | Scorer = "default", *,
+         device: str | torch.device | None = None, protocol: str | None = None,
+         batch_size: int = DEFAULT_BATCH_SIZE, progress: bool = False, on_error: str = "raise"
+         ) -> list[RankedImage]:
+    """Images sorted best first, as ``(index, path, score)`` records."""
+    return _cached_scorer(model, device).rank(list(images) if not isinstance(images, torch.Tensor) else images,
+                                              protocol=protocol, batch_size=batch_size, progress=progress,
+                                              on_error=on_error)
+
+
+def list_models() -> list[str]:
+    """Ids of the checkpoints in the manifest (use them with ``model=``)."""
+    return _manifest_models()

@@ -1,0 +1,197 @@
+"""``rankiqa``: score and rank images from a shell.
+
+Results go to stdout (plain, ``--json`` or ``--csv``); progress and errors to
+stderr. Exit codes: 0 all scored, 1 some inputs failed (the rest are still
+scored and printed), 2 usage or model errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from rankiqa import __version__
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_SOME_FAILED, EXIT_ERROR = 0, 1, 2
+_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm", ".jp2")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    from rankiqa.api import DEFAULT_BATCH_SIZE
+    from rankiqa.protocols import PROTOCOLS
+
+    p = argparse.ArgumentParser(prog="rankiqa", description="No-reference image quality (RankIQA). "
+                                "Scores are higher = better.", allow_abbrev=False)
+    p.add_argument("--version", action="version", version=f"rankiqa {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def scoring_args(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
+        sp.add_argument("--model", default="default", help="checkpoint id or .safetensors path (default: default)")
+        sp.add_argument("--protocol", choices=PROTOCOLS, default=None,
+                        help="crops to score (default: the checkpoint's, usually paper)")
+        sp.add_argument("--recursive", "-r", action="store_true", help="descend into sub-folders")
+        fmt = sp.add_mutually_exclusive_group()
+        fmt.add_argument("--json", action="store_true", help="JSON on stdout")
+        fmt.add_argument("--csv", action="store_true", help="CSV on stdout")
+        sp.add_argument("--batch-size", type=_positive_int, default=DEFAULT_BATCH_SIZE, help="crops per forward pass")
+        sp.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: best available)")
+        sp.add_argument("--threads", type=_positive_int, default=None, help="CPU threads for torch")
+        sp.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+    scoring_args(sub.add_parser("score", help="score images", allow_abbrev=False))
+    r = sub.add_parser("rank", help="rank images, best first", allow_abbrev=False)
+    scoring_args(r)
+    r.add_argument("--top", type=_positive_int, default=None, help="print only the N best")
+    m = sub.add_parser("models", help="list checkpoints", allow_abbrev=False)
+    m.add_argument("--json", action="store_true")
+    d = sub.add_parser("download", help="fetch a checkpoint into the cache and verify it", allow_abbrev=False)
+    d.add_argument("name")
+    d.add_argument("--cache-dir", default=None)
+    d.add_argument("--endpoint", default=None)
+    return p
+
+
+def _expand(paths: Sequence[str], recursive: bool) -> list[str]:
+    """Files as given; folders expanded to their images (sorted). Missing paths stay, to be reported."""
+    out: list[str] = []
+    for p in paths:
+        path = Path(p)
+        if path.is_dir():
+            pattern = "**/*" if recursive else "*"
+            found = sorted(str(f) for f in path.glob(pattern) if f.is_file() and f.suffix.lower() in _IMAGE_SUFFIXES)
+            if not found:
+                print(f"warning: {p}: no images found" + ("" if recursive else " (use --recursive?)"),
+                      file=sys.stderr)
+            out.extend(found)
+        else:
+            out.append(p)
+    return out
+
+
+def _emit(rows: list[dict], as_json: bool, as_csv: bool) -> None:
+    if as_json:
+        json.dump(rows, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    elif as_csv:
+        w = csv.DictWriter(sys.stdout, ["path", "score", "error"], lineterminator="\n")
+        w.writeheader()
+        for row in rows:
+            w.writerow({"path": row["path"], "score": "" if row["score"] is None else f"{row['score']:.6f}",
+                        "error": row.get("error") or ""})
+    else:
+        for row in rows:
+            if row["score"] is not None:
+                sys.stdout.write(f"{row['score']:.4f}\t{row['path']}\n")
+
+
+def _cmd_score(args: argparse.Namespace, ranked: bool) -> int:
+    import torch
+
+    from rankiqa.api import load_model
+    from rankiqa.errors import RankIQAError
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    files = _expand(args.paths, args.recursive)
+    if not files:
+        print("error: no images to score", file=sys.stderr)
+        return EXIT_ERROR
+    try:
+        scorer = load_model(args.model, device=args.device, protocol=args.protocol, batch_size=args.batch_size)
+    except (RankIQAError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    scores, errors = scorer.score_with_errors(files, progress=not args.no_progress)
+    rows = []
+    for i, (path, s) in enumerate(zip(files, scores)):
+        if i in errors:
+            print(f"error: {errors[i]}", file=sys.stderr)
+            rows.append({"path": path, "score": None, "error": errors[i].reason})
+        else:
+            rows.append({"path": path, "score": s})
+    if ranked:
+        good = sorted((r for r in rows if r["score"] is not None), key=lambda r: -r["score"])
+        rows = good[: args.top] if args.top else good
+        for k, row in enumerate(rows, 1):
+            row["rank"] = k
+    _emit(rows, args.json, args.csv)
+    if errors:
+        print(f"{len(errors)} of {len(files)} inputs failed", file=sys.stderr)
+        return EXIT_SOME_FAILED
+    return EXIT_OK
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    from rankiqa.weights.manifest import default_id, load_manifest
+
+    records = load_manifest()
+    default = default_id()
+    if args.json:
+        json.dump({"default": default, "checkpoints": [r.to_dict() for r in records.values()]}, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return EXIT_OK
+    if not records:
+        print("no checkpoints in the manifest yet", file=sys.stderr)
+        return EXIT_OK
+    header = ("id", "where", "protocol", "size", "quality")
+    table = [header]
+    for r in records.values():
+        where = "embedded" if r.embedded else f"{r.repo_id}@{(r.revision or '')[:8]}"
+        q = r.quality.get("summary", "")
+        table.append((r.id + (" (default)" if r.id == default else ""), where, r.protocol,
+                      f"{r.size / 1e6:.1f} MB", str(q)))
+    widths = [max(len(row[c]) for row in table) for c in range(len(header))]
+    for row in table:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    return EXIT_OK
+
+
+def _cmd_download(args: argparse.Namespace) -> int:
+    from rankiqa.errors import RankIQAError
+    from rankiqa.weights.hub import fetch_record
+    from rankiqa.weights.manifest import get_record
+
+    try:
+        path = fetch_record(get_record(args.name), cache_dir=args.cache_dir, endpoint=args.endpoint)
+    except RankIQAError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    print(path)
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``rankiqa`` command; returns the exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command in ("score", "rank"):
+            return _cmd_score(args, ranked=args.command == "rank")
+        if args.command == "models":
+            return _cmd_models(args)
+        return _cmd_download(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # e.g. `rankiqa score ... | head`
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

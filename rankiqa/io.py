@@ -1,0 +1,186 @@
+"""Turning user inputs into images: float32 tensors 3xHxW in [0, 1], RGB.
+
+Accepted inputs: a path (str or Path), a ``PIL.Image``, a numpy array
+(HxW, HxWx1, HxWx3, HxWx4; uint8, uint16, or float in [0, 1]) or a torch
+tensor (CxHxW with C in 1, 3, 4; BxCxHxW is a batch of images).
+
+Decoding rules, applied to every input the same way:
+
+- EXIF orientation is applied (the photo as a viewer shows it).
+- Greyscale is replicated to RGB; palette and CMYK are converted to RGB.
+- Alpha (RGBA, LA, palette transparency) is composited on **white**
+  (:data:`ALPHA_BACKGROUND`), as most viewers show transparent images.
+- 16-bit images keep their precision (divided by 65535).
+- Animated images (GIF, APNG, WebP) are scored on their first frame.
+- Images above ``PIL.Image.MAX_IMAGE_PIXELS`` pixels are refused
+  (decompression-bomb guard) rather than decoded.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from rankiqa.errors import ImageLoadError
+
+__all__ = ["ALPHA_BACKGROUND", "load_image", "describe_input", "is_single_input", "expand_inputs"]
+
+ALPHA_BACKGROUND = 1.0  # white, on [0, 1]
+
+
+def describe_input(x: Any, index: int | None = None) -> str:
+    """A short name for an input, used in error messages: the path, or its kind and position."""
+    if isinstance(x, (str, Path)):
+        return str(x)
+    where = f"input #{index}" if index is not None else "input"
+    if isinstance(x, Image.Image):
+        return f"{where} (PIL image {x.mode} {x.size[0]}x{x.size[1]})"
+    if isinstance(x, (np.ndarray, torch.Tensor)):
+        kind = "numpy array" if isinstance(x, np.ndarray) else "tensor"
+        return f"{where} ({kind} {tuple(x.shape)} {x.dtype})"
+    return f"{where} ({type(x).__name__})"
+
+
+def is_single_input(x: Any) -> bool:
+    """True for one image; False for lists/tuples and 4-D tensors or arrays (batches)."""
+    if isinstance(x, (list, tuple)):
+        return False
+    if isinstance(x, (torch.Tensor, np.ndarray)) and x.ndim == 4:
+        return False
+    return True
+
+
+def expand_inputs(images: Any) -> list[Any]:
+    """A flat list of single images from one image, a list, or a 4-D batch."""
+    if isinstance(images, (list, tuple)):
+        return list(images)
+    if isinstance(images, torch.Tensor) and images.ndim == 4:
+        return list(images.unbind(0))
+    if isinstance(images, np.ndarray) and images.ndim == 4:
+        return list(images)
+    return [images]
+
+
+def _composite(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    return rgb * alpha + ALPHA_BACKGROUND * (1.0 - alpha)
+
+
+def _from_pil(im: Image.Image, name: str) -> np.ndarray:
+    """HxWx3 float32 in [0, 1] from any PIL image."""
+    if getattr(im, "n_frames", 1) > 1:
+        im.seek(0)
+    try:
+        im = ImageOps.exif_transpose(im)
+    except Exception:  # noqa: BLE001 - a malformed EXIF block must not make the pixels unreadable
+        pass
+    mode = im.mode
+    if mode == "P" or mode == "PA":
+        im = im.convert("RGBA")
+        mode = "RGBA"
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        arr = np.asarray(im, dtype=np.float32)
+        peak = 65535.0 if mode != "I" or arr.max(initial=0) > 255 else 255.0
+        g = np.clip(arr / peak, 0.0, 1.0)
+        return np.repeat(g[..., None], 3, axis=2)
+    if mode == "F":
+        g = np.asarray(im, dtype=np.float32)
+        return np.repeat(_check_float(g, name)[..., None], 3, axis=2)
+    if mode in ("RGBA", "LA", "La", "RGBa"):
+        im = im.convert("RGBA")
+        arr = np.asarray(im, dtype=np.float32) / 255.0
+        return _composite(arr[..., :3], arr[..., 3:4])
+    if mode != "RGB":
+        im = im.convert("RGB")
+    return np.asarray(im, dtype=np.float32) / 255.0
+
+
+def _open_path(path: Path) -> np.ndarray:
+    name = str(path)
+    if not path.exists():
+        raise ImageLoadError(name, "no such file")
+    if path.is_dir():
+        raise ImageLoadError(name, "is a folder, not an image file")
+    if path.stat().st_size == 0:
+        raise ImageLoadError(name, "empty file")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(path) as im:
+                im.load()
+                return _from_pil(im, name)
+        except UnidentifiedImageError:
+            raise ImageLoadError(name, "not an image, or a format Pillow cannot read") from None
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise ImageLoadError(name, f"image too large, refused as a possible decompression bomb ({exc})") from None
+        except (OSError, SyntaxError, ValueError, EOFError) as exc:
+            raise ImageLoadError(name, f"truncated or corrupt image data ({exc})") from None
+
+
+def _check_float(arr: np.ndarray, name: str) -> np.ndarray:
+    if not np.all(np.isfinite(arr)):
+        raise ImageLoadError(name, "contains NaN or infinite values")
+    lo, hi = float(arr.min(initial=0.0)), float(arr.max(initial=0.0))
+    if lo < -1e-3 or hi > 1.0 + 1e-3:
+        raise ImageLoadError(name, f"float values must lie in [0, 1], found [{lo:.4g}, {hi:.4g}]")
+    return np.clip(arr, 0.0, 1.0).astype(np.float32, copy=False)
+
+
+def _from_array(arr: np.ndarray, name: str) -> np.ndarray:
+    """HxWx3 float32 in [0, 1] from an HxW / HxWxC numpy array."""
+    if arr.ndim == 2:
+        arr = arr[..., None]
+    if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4):
+        raise ImageLoadError(name, f"expected shape HxW or HxWxC with C in 1, 3, 4; got {arr.shape}")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ImageLoadError(name, f"image has no pixels (shape {arr.shape})")
+    if arr.dtype == np.uint8:
+        x = arr.astype(np.float32) / 255.0
+    elif arr.dtype == np.uint16:
+        x = arr.astype(np.float32) / 65535.0
+    elif arr.dtype.kind == "f":
+        x = _check_float(arr.astype(np.float32), name)
+    else:
+        raise ImageLoadError(name, f"unsupported dtype {arr.dtype}; use uint8, uint16 or float in [0, 1]")
+    if x.shape[2] == 1:
+        x = np.repeat(x, 3, axis=2)
+    elif x.shape[2] == 4:
+        x = _composite(x[..., :3], x[..., 3:4])
+    return x
+
+
+def _from_tensor(t: torch.Tensor, name: str) -> np.ndarray:
+    if t.ndim != 3 or t.shape[0] not in (1, 3, 4):
+        raise ImageLoadError(name, f"expected a CxHxW tensor with C in 1, 3, 4 (or BxCxHxW); got {tuple(t.shape)}")
+    if t.dtype == torch.bool or t.is_complex():
+        raise ImageLoadError(name, f"unsupported dtype {t.dtype}")
+    arr = t.detach().cpu()
+    arr = arr.float().numpy() if arr.is_floating_point() else arr.numpy()
+    return _from_array(np.moveaxis(arr, 0, -1), name)
+
+
+def load_image(x: Any, name: str | None = None) -> torch.Tensor:
+    """Decode one input into a float32 tensor 3xHxW in [0, 1] (see module rules).
+
+    Raises :class:`~rankiqa.errors.ImageLoadError` naming the input and the problem.
+    """
+    name = name or describe_input(x)
+    if isinstance(x, (str, Path)):
+        arr = _open_path(Path(x))
+    elif isinstance(x, Image.Image):
+        try:
+            arr = _from_pil(x, name)
+        except (OSError, ValueError) as exc:
+            raise ImageLoadError(name, f"cannot read PIL image ({exc})") from None
+    elif isinstance(x, np.ndarray):
+        arr = _from_array(x, name)
+    elif isinstance(x, torch.Tensor):
+        arr = _from_tensor(x, name)
+    else:
+        raise ImageLoadError(name, f"unsupported input type {type(x).__name__}; pass a path, PIL image, "
+                                   "numpy array or torch tensor")
+    return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1), dtype=np.float32))
