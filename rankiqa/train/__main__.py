@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -122,7 +123,9 @@ def _cmd_pretrain(a: argparse.Namespace) -> int:
         seed=a.seed, workers=a.workers, threads=a.threads, checkpoint_every=a.checkpoint_every,
         eval_every=a.eval_every, eval_groups=a.eval_groups, device=a.device,
     )
-    print(pretrain(cfg, resume=a.resume))
+    path = pretrain(cfg, resume=a.resume)
+    if os.environ.get("RANK", "0") == "0":  # under torchrun only rank 0 reports
+        print(path)
     return 0
 
 

@@ -1,0 +1,103 @@
+"""Pretraining: exact resume (also after SIGKILL), DDP with two CPU processes, CLI."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from safetensors.torch import load_file
+
+from rankiqa.train.trainer import STATE_FILE, PretrainConfig, pretrain, split_refs
+from rankiqa.weights.checkpoint import read_card
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _cfg(refs_dir: Path, out: Path, **kw) -> PretrainConfig:
+    base = dict(refs=[str(refs_dir)], out=str(out), arch="vgg16_slim", arch_kwargs={"width": 0.05, "hidden": 8},
+                iters=6, groups_per_batch=2, crop_size=32, lr=0.05, lr_step=4, checkpoint_every=2, eval_every=3,
+                eval_groups=4, log_every=1, heldout_fraction=0.34, progress=False, margin=1.0)
+    base.update(kw)
+    return PretrainConfig(**base)
+
+
+def _weights(path: Path) -> dict:
+    return load_file(str(path))
+
+
+def _same(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all((a[k] == b[k]).all() for k in a)
+
+
+def test_resume_equals_uninterrupted(refs_dir, tmp_path):
+    full = pretrain(_cfg(refs_dir, tmp_path / "a"))
+    pretrain(_cfg(refs_dir, tmp_path / "b"), stop_at=3)  # "crash" after iteration 3; last checkpoint at 2
+    resumed = pretrain(_cfg(refs_dir, tmp_path / "b"), resume=True)
+    assert _same(_weights(full), _weights(resumed))
+    log = (tmp_path / "b" / "log.csv").read_text().splitlines()
+    assert [r.split(",")[0] for r in log[1:]] == ["1", "2", "3", "4", "5", "6"]  # rows past the checkpoint redone
+    card = read_card(full)
+    assert card["arch"] == "vgg16_slim" and card["training"]["iterations"] == 6
+    assert 0.0 <= card["quality"]["heldout_ranking"]["pair_accuracy"] <= 1.0
+
+
+def test_refuses_to_overwrite_without_resume(refs_dir, tmp_path):
+    pretrain(_cfg(refs_dir, tmp_path / "a", iters=2))
+    with pytest.raises(FileExistsError, match="--resume"):
+        pretrain(_cfg(refs_dir, tmp_path / "a", iters=2))
+
+
+def test_resume_after_sigkill(refs_dir, tmp_path):
+    args = ["--refs", str(refs_dir), "--arch", "vgg16_slim", "--arch-kwargs", '{"width": 0.05, "hidden": 8}',
+            "--iters", "40", "--groups", "2", "--crop", "32", "--lr", "0.05", "--lr-step", "15",
+            "--checkpoint-every", "1", "--eval-every", "1000", "--workers", "0", "--margin", "1"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "rankiqa.train", "pretrain", *args]
+    ref = subprocess.run(cmd + ["--out", str(tmp_path / "ref")], env=env, capture_output=True, text=True, timeout=300)
+    assert ref.returncode == 0, ref.stderr
+    victim = subprocess.Popen(cmd + ["--out", str(tmp_path / "kill")], env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    state = tmp_path / "kill" / STATE_FILE
+    deadline = time.time() + 120
+    while time.time() < deadline and not state.exists():
+        time.sleep(0.05)
+    time.sleep(0.3)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    assert victim.returncode == -signal.SIGKILL
+    assert not (tmp_path / "kill" / "model.safetensors").exists(), "run finished before it could be killed"
+    res = subprocess.run(cmd + ["--out", str(tmp_path / "kill"), "--resume"], env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert _same(_weights(tmp_path / "ref" / "model.safetensors"), _weights(tmp_path / "kill" / "model.safetensors"))
+
+
+def test_ddp_two_cpu_processes(refs_dir, tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "rankiqa.train", "pretrain", "--refs", str(refs_dir), "--arch", "vgg16_slim",
+           "--arch-kwargs", '{"width": 0.05, "hidden": 8}', "--iters", "3", "--groups", "2", "--crop", "32",
+           "--workers", "0", "--device", "cpu", "--out", str(tmp_path / "ddp"), "--checkpoint-every", "3"]
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert (tmp_path / "ddp" / "model.safetensors").exists()
+    rows = (tmp_path / "ddp" / "log.csv").read_text().splitlines()
+    assert rows[-1].startswith("3,")
+
+
+def test_split_refs_is_fixed_and_disjoint(refs_dir):
+    a_train, a_held = split_refs([str(refs_dir)], [], 0.34)
+    b_train, b_held = split_refs([str(refs_dir)], [], 0.34)
+    assert a_held == b_held and len(a_held) == 2 and not set(a_train) & set(a_held)
+
+
+def test_config_validation(refs_dir, tmp_path):
+    with pytest.raises(ValueError, match="unknown loss"):
+        _cfg(refs_dir, tmp_path, loss="triplet")
+    with pytest.raises(ValueError, match="did you mean"):
+        _cfg(refs_dir, tmp_path, families="liv")
