@@ -123,8 +123,8 @@ class Scorer:
     def score_with_errors(self, items: Sequence[Any], protocol: str | None = None, batch_size: int | None = None,
                           progress: bool = False) -> tuple[list[float], dict[int, ImageLoadError]]:
         """Scores of ``items`` (NaN where failed) and the errors by position; never raises for bad inputs."""
-        proto = check_protocol(protocol or self.protocol)
-        bs = _check_batch_size(batch_size or self.batch_size)
+        proto = check_protocol(self.protocol if protocol is None else protocol)
+        bs = _check_batch_size(self.batch_size if batch_size is None else batch_size)
         sums = [0.0] * len(items)
         weights = [0.0] * len(items)
         errors: dict[int, ImageLoadError] = {}

@@ -1,0 +1,97 @@
+"""The `rankiqa` command: outputs, exit codes, partial failures, typos."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bad_inputs import write_file_corpus
+from rankiqa.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli_corpus")
+    return d, write_file_corpus(d)
+
+
+def run(argv, capsys):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_score_folder_with_bad_files_json(corpus, tiny_ckpt, capsys):
+    d, expected = corpus
+    code, out, err = run(["score", d, d / "missing.jpg", "--model", tiny_ckpt, "--json", "--no-progress"], capsys)
+    assert code == 1
+    rows = {Path(r["path"]).name: r for r in json.loads(out)}
+    for name, outcome in expected.items():
+        if name == "folder.jpg":
+            continue  # folders are not expanded as files
+        row = rows[name]
+        if outcome == "score":
+            assert isinstance(row["score"], float), name
+        else:
+            assert row["score"] is None and outcome in row["error"], (name, row)
+            assert name in err
+    assert "inputs failed" in err
+
+
+def test_csv_and_plain(tiny_ckpt, tmp_path, capsys):
+    from PIL import Image
+
+    from conftest import smooth_photo
+
+    for i in range(3):
+        Image.fromarray(smooth_photo(seed=i)).save(tmp_path / f"{i}.png")
+    code, out, _ = run(["score", tmp_path, "--model", tiny_ckpt, "--csv", "--no-progress"], capsys)
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [Path(r["path"]).name for r in rows] == ["0.png", "1.png", "2.png"]
+    code, plain, _ = run(["score", tmp_path / "0.png", "--model", tiny_ckpt, "--no-progress"], capsys)
+    assert code == 0 and plain.strip().split("\t")[1].endswith("0.png")
+    code, out, _ = run(["rank", tmp_path, "--model", tiny_ckpt, "--top", "2", "--json", "--no-progress"], capsys)
+    ranked = json.loads(out)
+    assert code == 0 and len(ranked) == 2 and ranked[0]["score"] >= ranked[1]["score"]
+    assert ranked[0]["rank"] == 1
+
+
+def test_typos_rejected(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["score", "x.jpg", "--protcol", "paper"])
+    assert e.value.code == 2
+    with pytest.raises(SystemExit):
+        main(["score", "x.jpg", "--protocol", "papr"])
+    with pytest.raises(SystemExit):
+        main(["scroe", "x.jpg"])
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def test_unknown_model(corpus, capsys):
+    d, _ = corpus
+    code, _, err = run(["score", d / "good.jpg", "--model", "defualt"], capsys)
+    assert code == 2 and "did you mean 'default'" in err
+
+
+def test_models_and_download(capsys):
+    code, out, _ = run(["models", "--json"], capsys)
+    assert code == 0 and "checkpoints" in json.loads(out)
+    code, _, err = run(["download", "nope.tag"], capsys)
+    assert code == 2 and "unknown checkpoint" in err
+
+
+def test_console_entry_point_runs(tiny_ckpt, corpus):
+    d, _ = corpus
+    res = subprocess.run([sys.executable, "-m", "rankiqa", "score", str(d / "good.jpg"), "--model", str(tiny_ckpt),
+                          "--json"], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)[0]["score"] is not None
