@@ -1,0 +1,152 @@
+"""Efficient Siamese training vs the baselines (paper section 3.3, Fig. 3).
+
+1. Pairs trained per second, same network and images per iteration:
+   all-pairs (one forward of the batch, every comparable pair), standard Siamese
+   (same forward, M/2 random pairs) and one-forward-per-pair (each pair through
+   two branches, no sharing).
+2. Convergence at equal wall time: held-out pair accuracy of all-pairs vs random
+   pairs vs hard-negative mining, written as CSV and a PNG plot.
+
+    python bench/siamese.py --refs ../shared/data/refs --seconds 120 --out bench/results
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from rankiqa.models import build_model  # noqa: E402
+from rankiqa.train.losses import all_pairs_ranking_loss, hard_fraction, hard_negative_loss, random_pairs_loss  # noqa: E402
+from rankiqa.train.plots import line_plot  # noqa: E402
+from rankiqa.train.ranking_data import GroupBatchSampler, RankedGroups, collate_groups  # noqa: E402
+from rankiqa.train.trainer import evaluate_ranking, split_refs  # noqa: E402
+
+ARCH = ("vgg16_slim", {"width": 0.125})
+
+
+def convergence(train, held, seconds: float, groups_per_batch: int, eval_every: float) -> dict[str, list]:
+    curves = {}
+    for loss in ("all_pairs", "random_pairs", "hard_negative"):
+        torch.manual_seed(0)
+        model = build_model(ARCH[0], **ARCH[1])
+        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+        sampler = GroupBatchSampler(len(train), groups_per_batch, seed=0)
+        points, it, spent, next_eval = [], 0, 0.0, 0.0
+        while spent < seconds:
+            if spent >= next_eval:
+                acc = evaluate_ranking(model, held, 32, torch.device("cpu"))["pair_accuracy"]
+                points.append((spent, it, acc))
+                next_eval += eval_every
+            x, g, lv = collate_groups([train[i] for i in sampler.batch(it)])
+            t = time.perf_counter()
+            s = model(x)
+            gen = torch.Generator().manual_seed(it)
+            if loss == "all_pairs":
+                r = all_pairs_ranking_loss(s, g, lv, 1.0)
+            elif loss == "random_pairs":
+                r = random_pairs_loss(s, g, lv, 1.0, gen)
+            else:  # grow the hard share every 20 iterations (the paper: every 5000 of 50K)
+                r = hard_negative_loss(s, g, lv, hard_fraction(it, 20, 0.1, 0.5), 1.0, gen)
+            opt.zero_grad()
+            r.loss.backward()
+            opt.step()
+            spent += time.perf_counter() - t  # training time only; synthesis is shared work
+            it += 1
+        points.append((spent, it, evaluate_ranking(model, held, 32, torch.device("cpu"))["pair_accuracy"]))
+        curves[loss] = points
+        print(f"  {loss}: {it} iterations, final held-out pair accuracy {points[-1][2]:.4f}", file=sys.stderr)
+    return curves
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--refs", default=str(ROOT.parent / "shared" / "data" / "refs"))
+    p.add_argument("--seconds", type=float, default=120.0, help="training seconds per method")
+    p.add_argument("--crop", type=int, default=96)
+    p.add_argument("--groups", type=int, default=8)
+    p.add_argument("--repeats", type=int, default=8)
+    p.add_argument("--out", default=str(ROOT / "bench" / "results"))
+    args = p.parse_args()
+    torch.set_num_threads(1)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    train_refs, held_refs = split_refs([args.refs], [], 0.1)
+    train = RankedGroups(train_refs, "live", args.crop, seed=0)
+    held = RankedGroups(held_refs, "live", args.crop, seed=0)
+    x, g, lv = collate_groups([train[i] for i in GroupBatchSampler(len(train), args.groups, 1).batch(0)])
+    levels_per_group = int((g == 0).sum())
+    print(f"## Pairs per second: {ARCH[0]} {ARCH[1]}, {x.shape[0]} images per iteration "
+          f"({args.groups} groups x {levels_per_group}), crop {args.crop}, one core\n")
+    print("| method | pairs / iteration | iterations / s | pairs / s | vs standard |\n|---|---|---|---|---|")
+    rows = []
+    for name, fn in _methods(x, g, lv):
+        reps = args.repeats if "per pair" not in name else 1
+        fn()
+        t = time.perf_counter()
+        pairs = sum(fn() for _ in range(reps))
+        dt = time.perf_counter() - t
+        rows.append((name, pairs / reps, reps / dt, pairs / dt))
+    std = rows[1][3]
+    for name, ppi, ips, pps in rows:
+        print(f"| {name} | {ppi:.0f} | {ips:.2f} | {pps:.0f} | {pps / std:.2f}x |")
+    print(f"\npaper's prediction for all-pairs vs standard: n-1 = {levels_per_group - 1}x more pairs per second")
+
+    print(f"\n## Convergence at equal training time ({args.seconds:.0f} s each)\n", file=sys.stderr)
+    curves = convergence(train, held, args.seconds, args.groups, args.seconds / 8)
+    with open(out / "siamese_convergence.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["method", "train_seconds", "iterations", "heldout_pair_accuracy"])
+        for loss, pts in curves.items():
+            w.writerows([loss, f"{s:.1f}", it, f"{a:.4f}"] for s, it, a in pts)
+    series = {k: ([s for s, _, _ in v], [a for _, _, a in v]) for k, v in curves.items()}
+    line_plot(series, "held-out pair accuracy vs training time (live set)", "training seconds").save(
+        out / "siamese_convergence.png")
+    print("\n| method | iterations | final held-out pair accuracy |\n|---|---|---|")
+    for loss, pts in curves.items():
+        print(f"| {loss} | {pts[-1][1]} | {pts[-1][2]:.4f} |")
+    print(f"\nwrote {out / 'siamese_convergence.csv'} and {out / 'siamese_convergence.png'}")
+
+
+def _methods(x, groups, levels):
+    torch.manual_seed(0)
+    model = build_model(ARCH[0], **ARCH[1])
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+    comparable = torch.nonzero((groups[:, None] == groups[None, :]) & (levels[:, None] < levels[None, :])).tolist()
+
+    def step(loss):
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    def all_pairs() -> int:
+        r = all_pairs_ranking_loss(model(x), groups, levels, 1.0)
+        step(r.loss)
+        return r.num_pairs
+
+    def standard() -> int:
+        r = random_pairs_loss(model(x), groups, levels, 1.0, torch.Generator().manual_seed(0))
+        step(r.loss)
+        return r.num_pairs
+
+    def per_pair() -> int:
+        opt.zero_grad()
+        for i, j in comparable:
+            s = model(torch.stack([x[i], x[j]]))
+            (torch.clamp(s[1] - s[0] + 1.0, min=0) / len(comparable)).backward()
+        opt.step()
+        return len(comparable)
+
+    return [("all-pairs (ours)", all_pairs), ("standard Siamese", standard), ("one forward per pair", per_pair)]
+
+
+if __name__ == "__main__":
+    main()
