@@ -1,6 +1,6 @@
 """``python -m rankiqa.train <command>``: the reproduction tools.
 
-Commands: synthesize, preview, pretrain, evaluate-ranking.
+Commands: synthesize, preview, pretrain, evaluate-ranking, live-replica, evaluate.
 Results go to files or stdout; progress and diagnostics to stderr.
 """
 
@@ -89,7 +89,49 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--plot", default=None, help="write a PNG histogram of scores by level")
     e.add_argument("--json", action="store_true", help="print JSON instead of a table")
     e.add_argument("--device", default=None)
+    lr_ = sub.add_parser("live-replica", help="regenerate LIVE's distorted images with their DMOS",
+                         allow_abbrev=False)
+    lr_.add_argument("--refs", required=True, help="LIVE reference images (../shared/data/live/refs)")
+    lr_.add_argument("--params", required=True, help="live_train_refs.csv")
+    lr_.add_argument("--out", required=True)
+    lr_.add_argument("--only", nargs="*", default=None, help="restrict to these reference file names")
+
+    ev = sub.add_parser("evaluate", help="SROCC/KRCC/PLCC against human scores", allow_abbrev=False)
+    ev.add_argument("--model", required=True, help="checkpoint id or .safetensors path")
+    ev.add_argument("--dataset", required=True, help="NAME:PATH, e.g. live-replica:runs/live_replica")
+    ev.add_argument("--protocol", choices=("paper", "grid", "full"), default=None)
+    ev.add_argument("--json", default=None, help="also write the report as JSON to this file")
+    ev.add_argument("--psnr-baseline", action="store_true",
+                    help="also report full-reference PSNR (live-replica only), to check the replica")
+    ev.add_argument("--refs-dir", default=None, help="reference images for --psnr-baseline")
+    ev.add_argument("--device", default=None)
     return p
+
+
+def _cmd_live_replica(a: argparse.Namespace) -> int:
+    from rankiqa.train.live_replica import build_live_replica
+
+    print(build_live_replica(a.refs, a.params, a.out, refs_only=a.only))
+    return 0
+
+
+def _cmd_evaluate(a: argparse.Namespace) -> int:
+    from rankiqa.train.datasets import load_dataset
+    from rankiqa.train.evaluation import evaluate_dataset, metrics_table, score_dataset
+
+    dataset = load_dataset(a.dataset)
+    report = {"model": a.model, **evaluate_dataset(score_dataset(a.model, dataset, a.protocol, a.device), dataset)}
+    print(f"### {a.model} on {dataset.name} ({len(dataset.samples)} images, target {dataset.score_name})\n")
+    print(metrics_table(report))
+    if a.psnr_baseline:
+        from rankiqa.train.live_replica import psnr_scores
+
+        report["psnr_baseline"] = evaluate_dataset(psnr_scores(dataset, a.refs_dir), dataset)
+        print("\n### full-reference PSNR on the same images\n")
+        print(metrics_table(report["psnr_baseline"]))
+    if a.json:
+        Path(a.json).write_text(json.dumps(report, indent=2))
+    return 0
 
 
 def _cmd_synthesize(a: argparse.Namespace) -> int:
@@ -141,7 +183,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     args = _parser().parse_args(argv)
     handler = {"synthesize": _cmd_synthesize, "preview": _cmd_preview, "pretrain": _cmd_pretrain,
-               "evaluate-ranking": _cmd_evaluate_ranking}[args.command]
+               "evaluate-ranking": _cmd_evaluate_ranking, "live-replica": _cmd_live_replica,
+               "evaluate": _cmd_evaluate}[args.command]
     try:
         return handler(args)
     except (ValueError, FileNotFoundError, FileExistsError) as exc:

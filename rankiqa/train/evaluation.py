@@ -1,4 +1,4 @@
-"""Evaluation: held-out ranking accuracy (and the paper's Fig. 2 histogram)."""
+"""Evaluation: correlation with human scores, and held-out ranking accuracy (with the paper's Fig. 2)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,14 @@ import numpy as np
 import torch
 from PIL import Image
 
+from rankiqa.train.datasets import Dataset
+from rankiqa.train.metrics import fit_logistic5, krcc, logistic5, plcc, rmse, srocc
 from rankiqa.train.plots import level_histogram
 from rankiqa.train.ranking_data import RankedGroups, list_images
 from rankiqa.train.trainer import evaluate_ranking, select_device
 from rankiqa.weights.checkpoint import network_from_checkpoint
 
-__all__ = ["ranking_report"]
+__all__ = ["ranking_report", "correlation_metrics", "evaluate_dataset", "metrics_table", "score_dataset"]
 
 def ranking_report(model_path: str | Path, refs: Sequence[str], families: str = "live", groups: int = 128,
                    crop_size: int | None = None, device: str | None = None, plot: str | None = None,
@@ -43,3 +45,54 @@ def ranking_report(model_path: str | Path, refs: Sequence[str], families: str = 
     return {"model": str(model_path), "groups": groups, "pair_accuracy": ev["pair_accuracy"],
             "srocc_level": ev["srocc_level"], "per_family_accuracy": ev["per_family_accuracy"],
             "table": "\n".join(lines)}
+
+
+def correlation_metrics(pred, target) -> dict[str, float]:
+    """SROCC, KRCC, PLCC raw and after the 5-parameter logistic, and RMSE after the mapping."""
+    pred = np.asarray(pred, dtype=np.float64)
+    target = np.asarray(target, dtype=np.float64)
+    mapped = logistic5(pred, *fit_logistic5(pred, target))
+    return {"srocc": srocc(pred, target), "krcc": krcc(pred, target), "plcc": plcc(pred, target),
+            "plcc_logistic": plcc(mapped, target), "rmse_logistic": rmse(mapped, target), "n": int(pred.size)}
+
+
+def evaluate_dataset(scores: Sequence[float], dataset: Dataset) -> dict[str, Any]:
+    """Metrics per distortion type and over all, with the sign set so that higher = better agreement.
+
+    Scores are higher = better; DMOS-like targets are negated first, so a good
+    model has positive correlations whatever the dataset's direction.
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    t = np.array([x.score for x in dataset.samples], dtype=np.float64)
+    if not dataset.higher_is_better:
+        t = -t
+    types = np.array([x.dist_type for x in dataset.samples])
+    ok = np.isfinite(s)
+    out: dict[str, Any] = {"dataset": dataset.name, "target": dataset.score_name, "per_type": {}}
+    for ty in sorted(set(types.tolist())):
+        m = ok & (types == ty)
+        if m.sum() >= 3:
+            out["per_type"][ty] = correlation_metrics(s[m], t[m])
+    out["all"] = correlation_metrics(s[ok], t[ok])
+    out["failed"] = int((~ok).sum())
+    return out
+
+
+def metrics_table(report: dict[str, Any]) -> str:
+    """A markdown table of :func:`evaluate_dataset`'s report."""
+    cols = ("srocc", "krcc", "plcc", "plcc_logistic", "rmse_logistic", "n")
+    lines = ["| type | SROCC | KRCC | PLCC | PLCC (logistic) | RMSE (logistic) | n |", "|---|---|---|---|---|---|---|"]
+    rows = list(report["per_type"].items()) + [("**all**", report["all"])]
+    for name, m in rows:
+        lines.append(f"| {name} | " + " | ".join(f"{m[c]:.4f}" if c != "n" else str(m[c]) for c in cols) + " |")
+    return "\n".join(lines)
+
+
+def score_dataset(model: str | Path, dataset: Dataset, protocol: str | None = None, device: str | None = None,
+                  progress: bool = True) -> list[float]:
+    """Scores (higher = better) of every sample with a checkpoint, NaN for unreadable files."""
+    from rankiqa.api import load_model
+
+    scorer = load_model(model, device=device, protocol=protocol)
+    scores, _ = scorer.score_with_errors([x.path for x in dataset.samples], progress=progress)
+    return scores

@@ -50,6 +50,10 @@ def logistic5(x: np.ndarray, b1: float, b2: float, b3: float, b4: float, b5: flo
 def fit_logistic5(pred, target) -> np.ndarray:
     """Least-squares fit of :func:`logistic5` mapping predictions onto the target scale."""
     p, t = _arrays(pred, target)
+    if p.size <= 5 or np.ptp(p) == 0:
+        # Too few points for 5 parameters: the linear member of the family (b1 = 0).
+        slope, intercept = np.polyfit(p, t, 1) if np.ptp(p) > 0 else (0.0, float(np.mean(t)))
+        return np.array([0.0, 1.0, 0.0, float(slope), float(intercept)])
     sd = p.std() or 1.0
     p0 = [np.ptp(t) or 1.0, 1.0 / sd, float(np.mean(p)), 0.0, float(np.mean(t))]
     # A monotone fit in either direction: start b1 with the correlation's sign.
