@@ -47,7 +47,7 @@ def test_all_pairs_equals_naive_loss_and_gradients(margin):
     slow, n = _naive(net_b, x, groups, levels, margin)
     slow.backward()
     assert fast.num_pairs == n == 6 + 3 + 9
-    assert abs(float(fast.loss) - float(slow)) < 1e-10
+    assert abs(fast.loss.item() - slow.item()) < 1e-10
     for pa, pb in zip(net_a.parameters(), net_b.parameters()):
         assert torch.allclose(pa.grad, pb.grad, atol=1e-10, rtol=0)
 

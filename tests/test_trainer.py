@@ -54,7 +54,7 @@ def test_refuses_to_overwrite_without_resume(refs_dir, tmp_path):
 
 def test_resume_after_sigkill(refs_dir, tmp_path):
     args = ["--refs", str(refs_dir), "--arch", "vgg16_slim", "--arch-kwargs", '{"width": 0.05, "hidden": 8}',
-            "--iters", "40", "--groups", "2", "--crop", "32", "--lr", "0.05", "--lr-step", "15",
+            "--iters", "16", "--groups", "2", "--crop", "32", "--lr", "0.05", "--lr-step", "8",
             "--checkpoint-every", "1", "--eval-every", "1000", "--workers", "0", "--margin", "1"]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     cmd = [sys.executable, "-m", "rankiqa.train", "pretrain", *args]
