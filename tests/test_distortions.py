@@ -108,6 +108,7 @@ def test_level_zero_is_clean_copy(photo):
 def test_sets():
     assert SETS["live"] == ("gblur", "wn", "jpeg", "jp2k")
     assert len(SETS["tid2013"]) == 19 and all(num_levels(n) == 4 for n in SETS["tid2013"])
+    assert len(SETS["live_wide"]) == 4 and all(num_levels(n) == 8 for n in SETS["live_wide"])
     assert all(num_levels(n) == 5 for n in SETS["live"])
     assert len(SETS["mlive"]) == 2 and all(num_levels(n) == 9 for n in SETS["mlive"])
     assert set(SETS["all"]) == set(DISTORTIONS)

@@ -1,6 +1,6 @@
 """``python -m rankiqa.train <command>``: the reproduction tools.
 
-Commands: synthesize, preview, pretrain, evaluate-ranking, live-replica, evaluate.
+Commands: synthesize, preview, pretrain, export, evaluate-ranking, live-replica, evaluate.
 Results go to files or stdout; progress and diagnostics to stderr.
 """
 
@@ -89,6 +89,10 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--plot", default=None, help="write a PNG histogram of scores by level")
     e.add_argument("--json", action="store_true", help="print JSON instead of a table")
     e.add_argument("--device", default=None)
+    x = sub.add_parser("export", help="checkpoint from a training state (an unfinished run)", allow_abbrev=False)
+    x.add_argument("--state", required=True, help="OUT/state.safetensors of a pretrain run")
+    x.add_argument("--out", required=True, help="checkpoint file to write (.safetensors)")
+
     lr_ = sub.add_parser("live-replica", help="regenerate LIVE's distorted images with their DMOS",
                          allow_abbrev=False)
     lr_.add_argument("--refs", required=True, help="LIVE reference images (../shared/data/live/refs)")
@@ -106,6 +110,13 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--refs-dir", default=None, help="reference images for --psnr-baseline")
     ev.add_argument("--device", default=None)
     return p
+
+
+def _cmd_export(a: argparse.Namespace) -> int:
+    from rankiqa.train.trainer import export_state
+
+    print(export_state(a.state, a.out))
+    return 0
 
 
 def _cmd_live_replica(a: argparse.Namespace) -> int:
@@ -184,7 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handler = {"synthesize": _cmd_synthesize, "preview": _cmd_preview, "pretrain": _cmd_pretrain,
                "evaluate-ranking": _cmd_evaluate_ranking, "live-replica": _cmd_live_replica,
-               "evaluate": _cmd_evaluate}[args.command]
+               "evaluate": _cmd_evaluate, "export": _cmd_export}[args.command]
     try:
         return handler(args)
     except (ValueError, FileNotFoundError, FileExistsError) as exc:

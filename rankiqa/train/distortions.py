@@ -20,7 +20,7 @@ versions) and ``all``.
 from __future__ import annotations
 
 import io
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 from PIL import Image
@@ -171,6 +171,12 @@ LEVELS: dict[str, tuple] = {
     "wn": (0.001, 0.006, 0.022, 0.088, 1.0),  # noise variance on [0,1] RGB
     "jpeg": (43, 12, 7, 4, 0),  # JPEG quality
     "jp2k": (52, 150, 343, 600, 1200),  # compression ratio vs 24-bit RGB
+    # LIVE-wide set, 8 levels: the same distortions spanning LIVE's own parameter
+    # range (its mild half is milder than the paper's first level); rankiqa's choice.
+    "gblur_wide": (0.5, 0.8, 1.2, 1.8, 2.5, 4.0, 6.5, 15.2),
+    "wn_wide": (0.0002, 0.0006, 0.001, 0.003, 0.006, 0.022, 0.088, 1.0),
+    "jpeg_wide": (90, 70, 50, 35, 20, 12, 7, 4),
+    "jp2k_wide": (12, 24, 52, 100, 150, 343, 600, 1200),
     # TID2013 set, 4 levels
     "tid_awgn": (0.001, 0.005, 0.01, 0.05),  # #01 variance, RGB
     "tid_color_noise": (0.0140, 0.0198, 0.0343, 0.0524),  # #02 variance, YCbCr chroma
@@ -197,34 +203,37 @@ LEVELS: dict[str, tuple] = {
 }
 
 
-# ----------------------------------------------------------------------------- LIVE set
+# ----------------------------------------------------------------------------- LIVE-type distortions
+# One parametric function per distortion; each family is it plus a level table.
 
-def _gblur(image: np.ndarray, level: int, rng: np.random.Generator) -> np.ndarray:
-    """Gaussian blur, sigma 1.2 .. 33.2, mirrored border."""
-    return gaussian_blur(image, LEVELS["gblur"][level - 1])
-
-
-def _wn(image: np.ndarray, level: int, rng: np.random.Generator) -> np.ndarray:
-    """White Gaussian noise added to each RGB channel on [0, 1], clipped."""
-    return _to_uint8(_add_noise(_to_float(image), np.sqrt(LEVELS["wn"][level - 1]), rng))
+def _blur(image: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
+    return gaussian_blur(image, sigma)
 
 
-def _jpeg(image: np.ndarray, level: int, rng: np.random.Generator) -> np.ndarray:
-    """JPEG at quality 43, 12, 7, 4, 0 (libjpeg treats 0 as 1)."""
-    return jpeg_compress(image, LEVELS["jpeg"][level - 1])
+def _white_noise(image: np.ndarray, variance: float, rng: np.random.Generator) -> np.ndarray:
+    return _to_uint8(_add_noise(_to_float(image), np.sqrt(variance), rng))
 
 
-def _jp2k(image: np.ndarray, level: int, rng: np.random.Generator) -> np.ndarray:
-    """JPEG 2000 at compression ratio 52 .. 1200 (OpenJPEG, irreversible, mct=1)."""
-    return jp2k_compress(image, LEVELS["jp2k"][level - 1])[0]
+def _jpeg_q(image: np.ndarray, quality: int, rng: np.random.Generator) -> np.ndarray:
+    return jpeg_compress(image, quality)
+
+
+def _jp2k_ratio(image: np.ndarray, ratio: float, rng: np.random.Generator) -> np.ndarray:
+    return jp2k_compress(image, ratio)[0]
+
+
+def _leveled(name: str, distort: Callable[[np.ndarray, Any, np.random.Generator], np.ndarray],
+             doc: str) -> Distortion:
+    """The family ``name``: ``distort`` at the parameter ``LEVELS[name][level - 1]``."""
+    def family(image: np.ndarray, level: int, rng: np.random.Generator) -> np.ndarray:
+        return distort(image, LEVELS[name][level - 1], rng)
+
+    family.__name__ = family.__qualname__ = f"_{name}"
+    family.__doc__ = doc
+    return family
 
 
 # ----------------------------------------------------------------------------- TID2013 set
-
-def _tid_awgn(image: np.ndarray, level: int, rng: np.random.Generator) -> np.ndarray:
-    """#01 additive white Gaussian noise in RGB."""
-    return _to_uint8(_add_noise(_to_float(image), np.sqrt(LEVELS["tid_awgn"][level - 1]), rng))
-
 
 def _tid_color_noise(image: np.ndarray, level: int, rng: np.random.Generator) -> np.ndarray:
     """#02 Gaussian noise in the colour (Cb, Cr) components of YCbCr."""
@@ -269,11 +278,6 @@ def _tid_quantization_noise(image: np.ndarray, level: int, rng: np.random.Genera
     return np.clip(x + 0.5, 0, 255).astype(np.uint8)
 
 
-def _tid_gblur(image: np.ndarray, level: int, rng: np.random.Generator) -> np.ndarray:
-    """#08 Gaussian blur, sigma 1.2 .. 15.2."""
-    return gaussian_blur(image, LEVELS["tid_gblur"][level - 1])
-
-
 def _tid_denoising(image: np.ndarray, level: int, rng: np.random.Generator) -> np.ndarray:
     """#09 white noise, then a denoiser.
 
@@ -286,16 +290,6 @@ def _tid_denoising(image: np.ndarray, level: int, rng: np.random.Generator) -> n
     noisy = _add_noise(_to_float(image), np.sqrt(var), rng)
     out = np.stack([signal.wiener(noisy[..., c], (5, 5), noise=var) for c in range(3)], axis=-1)
     return _to_uint8(out)
-
-
-def _tid_jpeg(image: np.ndarray, level: int, rng: np.random.Generator) -> np.ndarray:
-    """#10 JPEG at quality 43, 12, 7, 4."""
-    return jpeg_compress(image, LEVELS["tid_jpeg"][level - 1])
-
-
-def _tid_jp2k(image: np.ndarray, level: int, rng: np.random.Generator) -> np.ndarray:
-    """#11 JPEG 2000 at compression ratio 52, 150, 343, 600."""
-    return jp2k_compress(image, LEVELS["tid_jp2k"][level - 1])[0]
 
 
 def _tid_pattern_noise(image: np.ndarray, level: int, rng: np.random.Generator) -> np.ndarray:
@@ -394,19 +388,23 @@ def _mlive_gblur_wn(image: np.ndarray, level: int, rng: np.random.Generator) -> 
 
 
 DISTORTIONS: dict[str, Distortion] = {
-    "gblur": _gblur,
-    "wn": _wn,
-    "jpeg": _jpeg,
-    "jp2k": _jp2k,
-    "tid_awgn": _tid_awgn,
+    "gblur": _leveled("gblur", _blur, "Gaussian blur, sigma 1.2 .. 33.2, mirrored border."),
+    "wn": _leveled("wn", _white_noise, "White Gaussian noise on [0, 1] RGB, variance 0.001 .. 1, clipped."),
+    "jpeg": _leveled("jpeg", _jpeg_q, "JPEG at quality 43, 12, 7, 4, 0 (libjpeg treats 0 as 1)."),
+    "jp2k": _leveled("jp2k", _jp2k_ratio, "JPEG 2000 at ratio 52 .. 1200 (OpenJPEG, irreversible, mct=1)."),
+    "gblur_wide": _leveled("gblur_wide", _blur, "Gaussian blur, sigma 0.5 .. 15.2 (LIVE's range)."),
+    "wn_wide": _leveled("wn_wide", _white_noise, "White noise, variance 0.0002 .. 1 (LIVE's range)."),
+    "jpeg_wide": _leveled("jpeg_wide", _jpeg_q, "JPEG at quality 90 .. 4 (LIVE's range)."),
+    "jp2k_wide": _leveled("jp2k_wide", _jp2k_ratio, "JPEG 2000 at ratio 12 .. 1200 (LIVE's range)."),
+    "tid_awgn": _leveled("tid_awgn", _white_noise, "#01 additive white Gaussian noise in RGB."),
     "tid_color_noise": _tid_color_noise,
     "tid_hf_noise": _tid_hf_noise,
     "tid_impulse_noise": _tid_impulse_noise,
     "tid_quantization_noise": _tid_quantization_noise,
-    "tid_gblur": _tid_gblur,
+    "tid_gblur": _leveled("tid_gblur", _blur, "#08 Gaussian blur, sigma 1.2 .. 15.2."),
     "tid_denoising": _tid_denoising,
-    "tid_jpeg": _tid_jpeg,
-    "tid_jp2k": _tid_jp2k,
+    "tid_jpeg": _leveled("tid_jpeg", _jpeg_q, "#10 JPEG at quality 43, 12, 7, 4."),
+    "tid_jp2k": _leveled("tid_jp2k", _jp2k_ratio, "#11 JPEG 2000 at ratio 52, 150, 343, 600."),
     "tid_pattern_noise": _tid_pattern_noise,
     "tid_block": _tid_block,
     "tid_mean_shift_down": _tid_mean_shift_down,
@@ -423,7 +421,7 @@ DISTORTIONS: dict[str, Distortion] = {
 
 #: Families whose output depends on ``rng`` (the others are deterministic).
 STOCHASTIC = frozenset({
-    "wn", "tid_awgn", "tid_color_noise", "tid_hf_noise", "tid_impulse_noise", "tid_denoising",
+    "wn", "wn_wide", "tid_awgn", "tid_color_noise", "tid_hf_noise", "tid_impulse_noise", "tid_denoising",
     "tid_pattern_noise", "tid_block", "tid_multiplicative_noise", "mlive_gblur_wn",
 })
 
@@ -431,6 +429,7 @@ SETS: dict[str, tuple[str, ...]] = {
     "live": ("gblur", "wn", "jpeg", "jp2k"),
     "tid2013": tuple(n for n in DISTORTIONS if n.startswith("tid_")),
     "mlive": ("mlive_gblur_jpeg", "mlive_gblur_wn"),
+    "live_wide": ("gblur_wide", "wn_wide", "jpeg_wide", "jp2k_wide"),
 }
 SETS["all"] = tuple(DISTORTIONS)
 

@@ -38,7 +38,7 @@ from rankiqa.train.metrics import group_ranking_metrics
 from rankiqa.train.ranking_data import GroupBatchSampler, RankedGroups, list_images, make_loader
 from rankiqa.weights.checkpoint import atomic_save_file, save_checkpoint
 
-__all__ = ["PretrainConfig", "pretrain", "split_refs", "evaluate_ranking", "select_device"]
+__all__ = ["PretrainConfig", "pretrain", "split_refs", "evaluate_ranking", "select_device", "export_state"]
 
 STATE_FILE = "state.safetensors"
 MODEL_FILE = "model.safetensors"
@@ -377,3 +377,17 @@ def _card(cfg: PretrainConfig, iteration: int, train_refs: list[Path], held_refs
         },
     }
 
+
+
+def export_state(state_path: str | Path, out_path: str | Path) -> Path:
+    """Write the model of a training state (e.g. of an unfinished run) as a checkpoint."""
+    from safetensors import safe_open
+
+    with safe_open(str(state_path), framework="pt") as f:
+        meta = json.loads(f.metadata()["rankiqa_state"])
+    cfg = PretrainConfig(**meta["config"])
+    tensors = load_file(str(state_path))
+    state = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
+    train_refs, held_refs = split_refs(cfg.refs, cfg.heldout, cfg.heldout_fraction)
+    save_checkpoint(out_path, state, _card(cfg, int(meta["iteration"]), train_refs, held_refs))
+    return Path(out_path)
