@@ -1,6 +1,6 @@
 """``python -m rankiqa.train <command>``: the reproduction tools.
 
-Commands: synthesize, preview, pretrain, export, evaluate-ranking, live-replica, evaluate.
+Commands: synthesize, preview, pretrain, export, evaluate-ranking, live-replica, evaluate, publish.
 Results go to files or stdout; progress and diagnostics to stderr.
 """
 
@@ -93,6 +93,20 @@ def _parser() -> argparse.ArgumentParser:
     x.add_argument("--state", required=True, help="OUT/state.safetensors of a pretrain run")
     x.add_argument("--out", required=True, help="checkpoint file to write (.safetensors)")
 
+    pb = sub.add_parser("publish", help="add a checkpoint to weights_manifest.json (embedded or hub)",
+                        allow_abbrev=False)
+    pb.add_argument("--model", required=True, help="checkpoint file (.safetensors)")
+    pb.add_argument("--id", required=True, help="manifest id, '<arch>.<tag>'")
+    pb.add_argument("--embed", action="store_true", help="ship the file inside the package")
+    pb.add_argument("--default", action="store_true", help="make it the default (must be embedded)")
+    pb.add_argument("--repo-id", default=None, help="hub repository (when not embedded)")
+    pb.add_argument("--revision", default=None, help="pinned hub commit (40 hex digits)")
+    pb.add_argument("--quality", nargs="*", default=[], help="report JSON files to record (evaluate --json ...)")
+    pb.add_argument("--command", default="", help="the command that trained it")
+    pb.add_argument("--license", default="MIT (weights); trained on research benchmark photos, see training.data")
+    pb.add_argument("--description", default="")
+    pb.add_argument("--manifest", default=None, help="default: the package's weights_manifest.json")
+
     lr_ = sub.add_parser("live-replica", help="regenerate LIVE's distorted images with their DMOS",
                          allow_abbrev=False)
     lr_.add_argument("--refs", required=True, help="LIVE reference images (../shared/data/live/refs)")
@@ -116,6 +130,16 @@ def _cmd_export(a: argparse.Namespace) -> int:
     from rankiqa.train.trainer import export_state
 
     print(export_state(a.state, a.out))
+    return 0
+
+
+def _cmd_publish(a: argparse.Namespace) -> int:
+    from rankiqa.train.publish import publish
+
+    rec = publish(a.model, a.id, embed=a.embed, make_default=a.default, repo_id=a.repo_id, revision=a.revision,
+                  quality_files=a.quality, command=a.command, license=a.license, description=a.description,
+                  manifest=a.manifest)
+    print(json.dumps(rec, indent=2))
     return 0
 
 
@@ -195,7 +219,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handler = {"synthesize": _cmd_synthesize, "preview": _cmd_preview, "pretrain": _cmd_pretrain,
                "evaluate-ranking": _cmd_evaluate_ranking, "live-replica": _cmd_live_replica,
-               "evaluate": _cmd_evaluate, "export": _cmd_export}[args.command]
+               "evaluate": _cmd_evaluate, "export": _cmd_export,
+               "publish": _cmd_publish}[args.command]
     try:
         return handler(args)
     except (ValueError, FileNotFoundError, FileExistsError) as exc:

@@ -1,0 +1,78 @@
+"""Record a trained checkpoint in ``weights_manifest.json`` (and embed it in the package).
+
+The entry is built from the checkpoint's own card and the evaluation reports,
+so nothing in the manifest is typed by hand: sha256 and size are measured,
+training data and recipe come from the training run, quality from reports.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+from typing import Any, Sequence
+
+from rankiqa.weights.checkpoint import read_card, sha256_file
+from rankiqa.weights.manifest import MANIFEST_NAME, CheckpointRecord
+
+__all__ = ["publish", "PACKAGE_WEIGHTS"]
+
+PACKAGE_WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
+
+
+def _summary(quality: dict[str, Any]) -> str:
+    parts = []
+    for key, rep in quality.items():
+        if isinstance(rep, dict) and "all" in rep:
+            parts.append(f"{key} SROCC {rep['all']['srocc']:.3f}")
+        elif isinstance(rep, dict) and "pair_accuracy" in rep:
+            parts.append(f"{key} pair acc {rep['pair_accuracy']:.3f}")
+    return "; ".join(parts)
+
+
+def publish(model: str | Path, checkpoint_id: str, *, embed: bool, make_default: bool = False,
+            repo_id: str | None = None, revision: str | None = None, quality_files: Sequence[str] = (),
+            command: str = "", license: str = "", description: str = "",
+            manifest: str | Path | None = None) -> dict[str, Any]:
+    """Add or replace the manifest entry ``checkpoint_id`` for the checkpoint file ``model``."""
+    model = Path(model)
+    card = read_card(model)
+    arch = card["arch"]
+    if not re.fullmatch(rf"{re.escape(arch)}\.[a-z0-9_.-]+", checkpoint_id):
+        raise ValueError(f"id must be '{arch}.<tag>' (lower case), got {checkpoint_id!r}")
+    if make_default and not embed:
+        raise ValueError("the default checkpoint must be embedded (scoring must work offline)")
+    if not embed and not (repo_id and revision and re.fullmatch(r"[0-9a-f]{40}", revision)):
+        raise ValueError("a hub checkpoint needs --repo-id and a pinned 40-hex --revision")
+    manifest_path = Path(manifest) if manifest else PACKAGE_WEIGHTS / MANIFEST_NAME
+    data = json.loads(manifest_path.read_text())
+    filename = f"{checkpoint_id}.safetensors"
+    if embed:
+        target = manifest_path.parent / "embedded" / filename
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if model.resolve() != target.resolve():
+            shutil.copyfile(model, target)
+    quality: dict[str, Any] = dict(card.get("quality", {}))
+    for qf in quality_files:
+        rep = json.loads(Path(qf).read_text())
+        key = rep.get("dataset") or Path(qf).stem
+        quality[key] = {k: v for k, v in rep.items() if k not in ("table", "model")}
+    quality["summary"] = _summary(quality)
+    training = dict(card.get("training", {}))
+    training["command"] = command
+    training["data"] = training.get("data") or "clean photos of ../shared/data/refs: BSDS500, Urban100, Sun-Hays 80, " \
+                                               "McMaster18 (research benchmarks); no human scores"
+    record = CheckpointRecord(
+        id=checkpoint_id, arch=arch, arch_kwargs=card.get("arch_kwargs", {}), filename=filename,
+        sha256=sha256_file(model), size=model.stat().st_size, embedded=embed, repo_id=repo_id, revision=revision,
+        protocol=card.get("protocol", "paper"), crop_size=int(card.get("crop_size", 224)),
+        higher_is_better=bool(card.get("higher_is_better", True)), score_range=card.get("score_range"),
+        description=description or card.get("score_meaning", ""), license=license, training=training,
+        quality=quality,
+    ).to_dict()
+    data["checkpoints"] = [c for c in data.get("checkpoints", []) if c["id"] != checkpoint_id] + [record]
+    if make_default:
+        data["default"] = checkpoint_id
+    manifest_path.write_text(json.dumps(data, indent=2) + "\n")
+    return record
