@@ -47,7 +47,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--refs", type=Path, default=ROOT.parent / "shared" / "data" / "refs")
     p.add_argument("--batches", type=int, default=20)
-    p.add_argument("--crop", type=int, default=224)
+    p.add_argument("--crop", type=int, default=128, help="crop size (the default checkpoint trains at 128)")
     args = p.parse_args()
     torch.set_num_threads(1)
     img = photo(args.refs)
@@ -65,7 +65,10 @@ def main() -> None:
         print("\n(no reference photos: loader benchmark skipped)")
         return
     ds = RankedGroups(refs[:200], "live", crop_size=args.crop, seed=0)
-    print(f"\n## ranked batches, live set, 8 groups x 6 images, crop {args.crop}\n\n| workers | images/s |\n|---|---|")
+    step = train_step_images_per_s(args.crop)
+    print(f"\n## ranked batches, live set, 8 groups x 6 images, crop {args.crop}\n")
+    print(f"a training step of {ARCH[0]} {ARCH[1]} (one thread) consumes {step:.1f} images/s\n")
+    print("| workers | images/s | vs training step |\n|---|---|---|")
     for workers in (0, 2):
         loader = make_loader(ds, GroupBatchSampler(len(ds), 8, 0, num_batches=args.batches + 2), workers)
         it = iter(loader)
@@ -73,7 +76,31 @@ def main() -> None:
         next(it)  # warm-up (worker start)
         t = time.perf_counter()
         n = sum(x.shape[0] for x, _, _ in it)
-        print(f"| {workers} | {n / (time.perf_counter() - t):.1f} |")
+        rate = n / (time.perf_counter() - t)
+        print(f"| {workers} | {rate:.1f} | {rate / step:.2f}x |")
+
+
+ARCH = ("vgg16_slim", {"width": 0.125})
+
+
+def train_step_images_per_s(crop: int, batch: int = 48, steps: int = 5) -> float:
+    """Images/s one SGD step of the embedded default's architecture consumes."""
+    from rankiqa.models import build_model
+    from rankiqa.train.losses import all_pairs_ranking_loss
+
+    model = build_model(ARCH[0], **ARCH[1])
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+    x = torch.rand(batch, 3, crop, crop)
+    groups = torch.arange(batch) // 6
+    levels = torch.arange(batch) % 6
+    for i in range(steps + 1):
+        if i == 1:
+            t = time.perf_counter()
+        r = all_pairs_ranking_loss(model(x), groups, levels, 1.0)
+        opt.zero_grad()
+        r.loss.backward()
+        opt.step()
+    return batch * steps / (time.perf_counter() - t)
 
 
 if __name__ == "__main__":

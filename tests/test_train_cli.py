@@ -1,0 +1,79 @@
+"""synthesize (resumable), preview, evaluate-ranking and the architectures."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+import torch
+from PIL import Image
+
+from rankiqa.models import build_model
+from rankiqa.train.__main__ import main
+
+
+def test_synthesize_writes_all_and_resumes(refs_dir, tmp_path, capsys):
+    out = tmp_path / "syn"
+    assert main(["synthesize", "--refs", str(refs_dir), "--set", "jpeg,wn", "--out", str(out)]) == 0
+    rows = list(csv.DictReader(open(out / "index.csv")))
+    assert len(rows) == 6 * 2 * 6  # photos x families x (clean + 5 levels)
+    assert all((out / r["file"]).is_file() for r in rows)
+    victim = out / rows[7]["file"]
+    before = victim.read_bytes()
+    victim.unlink()
+    stamp = (out / rows[8]["file"]).stat().st_mtime_ns
+    assert main(["synthesize", "--refs", str(refs_dir), "--set", "jpeg,wn", "--out", str(out), "--workers", "2"]) == 0
+    assert victim.read_bytes() == before  # regenerated identically
+    assert (out / rows[8]["file"]).stat().st_mtime_ns == stamp  # finished files are skipped
+
+
+def test_preview_sheet(tmp_path, photo):
+    Image.fromarray(photo).save(tmp_path / "p.png")
+    assert main(["preview", "--image", str(tmp_path / "p.png"), "--set", "live", "--out", str(tmp_path / "s.png"),
+                 "--thumb", "48"]) == 0
+    sheet = Image.open(tmp_path / "s.png")
+    assert sheet.width > 6 * 48 and sheet.height > 4 * 48
+
+
+def test_evaluate_ranking_with_plot(tiny_ckpt, refs_dir, tmp_path, capsys):
+    assert main(["evaluate-ranking", "--model", str(tiny_ckpt), "--refs", str(refs_dir), "--groups", "8",
+                 "--plot", str(tmp_path / "fig2.png")]) == 0
+    assert "pair accuracy" in capsys.readouterr().out
+    assert Image.open(tmp_path / "fig2.png").height > 0
+
+
+def test_usage_errors(capsys):
+    with pytest.raises(SystemExit):
+        main(["pretrain", "--refs", "x", "--out", "y", "--iters", "0"])
+    assert main(["synthesize", "--refs", "/nonexistent", "--out", "/tmp/x"]) == 2
+    assert "no such file or folder" in capsys.readouterr().err
+
+
+def test_vgg16_keys_match_torchvision():
+    from torchvision.models import vgg16
+
+    ours = {k for k in build_model("vgg16").state_dict() if k.startswith("features.")}
+    theirs = {k for k in vgg16(weights=None).state_dict() if k.startswith("features.")}
+    assert ours == theirs
+
+
+def test_shallow_matches_table5():
+    net = build_model("shallow")
+    x = torch.zeros(1, 3, 224, 224)
+    assert net.features(x).shape == (1, 32, 1, 1)
+    assert net(x).shape == (1,)
+    assert build_model("shallow")(torch.zeros(2, 3, 300, 400)).shape == (2,)  # any size >= 224
+
+
+@pytest.mark.parametrize("arch", ["vgg16_slim", "mobilenet_v3_small"])
+def test_any_input_size(arch):
+    net = build_model(arch).eval()
+    with torch.no_grad():
+        assert net(torch.rand(2, 3, 64, 96)).shape == (2,)
+
+
+def test_unknown_arch():
+    with pytest.raises(ValueError, match="did you mean 'vgg16'"):
+        build_model("vgg61")
+    with pytest.raises(ValueError, match="bad arguments"):
+        build_model("vgg16_slim", depth=3)
