@@ -170,7 +170,7 @@ def _check_batch_size(batch_size: int) -> int:
     return batch_size
 
 
-_CACHE: dict[tuple[str, str, str | None], Scorer] = {}
+_CACHE: dict[tuple[str, str], Scorer] = {}
 
 
 def load_model(name_or_path: str | os.PathLike[str] = "default", *, device: str | torch.device | None = None,
@@ -201,7 +201,7 @@ def _cached_scorer(model: str | os.PathLike[str] | Scorer, device: str | torch.d
     if isinstance(model, Scorer):
         return model
     dev = str(select_device(device))
-    key = (os.fspath(model), dev, None)
+    key = (os.fspath(model), dev)
     if key not in _CACHE:
         _CACHE[key] = load_model(model, device=dev)
     return _CACHE[key]

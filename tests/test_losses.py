@@ -57,7 +57,7 @@ def test_zero_when_ordered_with_margin():
     levels = torch.tensor([0, 1, 2, 0, 1])
     scores = torch.tensor([3.0, 2.0, 1.0, 5.0, 4.0], requires_grad=True)
     r = all_pairs_ranking_loss(scores, groups, levels, margin=1.0)
-    assert float(r.loss) == 0.0 and r.violated == 0.0 and r.accuracy == 1.0
+    assert r.loss.item() == 0.0 and r.violated == 0.0 and r.accuracy == 1.0
     r.loss.backward()
     assert torch.all(scores.grad == 0)
     r = all_pairs_ranking_loss(scores.detach(), groups, levels, margin=1.5)

@@ -1,0 +1,84 @@
+"""Which compact network to train on a CPU? Equal CPU time, same data, same loss.
+
+Each candidate trains with the all-pairs loss on ranked batches for the same
+budget of *thread CPU seconds* spent in its training steps (fair even on a busy
+machine; batch synthesis is excluded, being the same work for all), then is
+measured on held-out ranking accuracy and on the LIVE replica (SROCC vs DMOS).
+
+    python bench/candidates.py --refs ../shared/data/refs --replica runs/live_replica --cpu-seconds 240
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from rankiqa.models import build_model  # noqa: E402
+from rankiqa.train.datasets import load_live_replica  # noqa: E402
+from rankiqa.train.evaluation import evaluate_dataset, score_dataset  # noqa: E402
+from rankiqa.train.losses import all_pairs_ranking_loss  # noqa: E402
+from rankiqa.train.ranking_data import GroupBatchSampler, RankedGroups, collate_groups  # noqa: E402
+from rankiqa.train.trainer import evaluate_ranking, split_refs  # noqa: E402
+from rankiqa.weights.checkpoint import save_checkpoint  # noqa: E402
+
+CANDIDATES = [
+    ("shallow", {}, 224),  # the paper's Shallow net needs >= 224 px
+    ("vgg16_slim", {"width": 0.125}, 128),
+    ("mobilenet_v3_small", {}, 128),
+]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--refs", default=str(ROOT.parent / "shared" / "data" / "refs"))
+    p.add_argument("--replica", required=True, help="LIVE replica folder (python -m rankiqa.train live-replica)")
+    p.add_argument("--set", default="live_wide")
+    p.add_argument("--cpu-seconds", type=float, default=240.0)
+    p.add_argument("--groups", type=int, default=6)
+    p.add_argument("--lr", type=float, default=0.01)
+    args = p.parse_args()
+    torch.set_num_threads(1)
+    train_refs, held_refs = split_refs([args.refs], [], 0.1)
+    replica = load_live_replica(args.replica)
+    print(f"## Candidates: {args.cpu_seconds:.0f} CPU-s of training steps each, set {args.set}, all-pairs loss\n")
+    print("| arch | crop | params | iterations | held-out pair acc | LIVE SROCC all | jp2k | jpeg | wn | gblur |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for arch, kwargs, crop in CANDIDATES:
+        torch.manual_seed(0)
+        model = build_model(arch, **kwargs)
+        opt = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9, weight_decay=5e-4)
+        train = RankedGroups(train_refs, args.set, crop, seed=0)
+        sampler = GroupBatchSampler(len(train), args.groups, seed=0)
+        spent, it = 0.0, 0
+        while spent < args.cpu_seconds:
+            x, g, lv = collate_groups([train[i] for i in sampler.batch(it)])
+            t = time.thread_time()
+            r = all_pairs_ranking_loss(model(x), g, lv, 1.0)
+            opt.zero_grad()
+            r.loss.backward()
+            opt.step()
+            spent += time.thread_time() - t
+            it += 1
+        held = RankedGroups(held_refs, args.set, crop, seed=0)
+        acc = evaluate_ranking(model, held, 64, torch.device("cpu"))["pair_accuracy"]
+        with tempfile.TemporaryDirectory() as d:
+            ckpt = Path(d) / "m.safetensors"
+            save_checkpoint(ckpt, model.state_dict(), {"arch": arch, "arch_kwargs": kwargs, "crop_size": crop,
+                                                       "protocol": "paper", "higher_is_better": True})
+            rep = evaluate_dataset(score_dataset(ckpt, replica, progress=False), replica)
+        n_params = sum(p.numel() for p in model.parameters())
+        per = rep["per_type"]
+        print(f"| {arch} {kwargs or ''} | {crop} | {n_params / 1e6:.2f}M | {it} | {acc:.4f} | {rep['all']['srocc']:.4f} | "
+              + " | ".join(f"{per[t]['srocc']:.4f}" for t in ("jp2k", "jpeg", "wn", "gblur")) + " |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
