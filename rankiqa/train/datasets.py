@@ -2,17 +2,38 @@
 
 Every loader records the direction of its scores (``higher_is_better``):
 MOS is higher = better, DMOS lower = better.
+
+Public datasets are read in the folder layout they are distributed in, with
+their label table: the dataset's own file where its format is simple (TID's
+``mos_with_names.txt``, KADID's ``dmos.csv``), or the ``meta_info_*.csv``
+table of the popular IQA toolbox that repackages all of them (put it in the
+dataset folder, or pass ``labels=``). Missing images are an error naming them;
+image files the labels do not mention are reported in a warning.
+
+| name | layout (under the dataset folder) | score |
+|---|---|---|
+| ``live`` | ``refimgs/``, ``jp2k/`` ``jpeg/`` ``wn/`` ``gblur/`` ``fastfading/`` ``imgN.bmp`` | DMOS, lower = better |
+| ``csiq`` | ``dst_imgs/<type>/<ref>.<TYPE>.<level>.png`` | DMOS, lower = better |
+| ``tid2013``, ``tid2008`` | ``distorted_images/iXX_YY_Z.bmp`` | MOS, higher = better |
+| ``kadid10k`` | ``images/IXX_YY_ZZ.png`` | MOS ("dmos" column), higher = better |
+| ``koniq10k`` | ``1024x768/<id>.jpg`` | MOS, higher = better |
+| ``livec`` | ``Images/<name>.bmp`` | MOS, higher = better |
+| ``livemd`` | ``Part 1/blurjpeg/``, ``Part 2/blurnoise/`` | DMOS, lower = better |
+| ``live-replica`` | built by ``python -m rankiqa.train live-replica`` | realigned DMOS, lower = better |
+| ``csv`` | a CSV ``path, score[, ref, type]`` | higher = better unless marked |
 """
 
 from __future__ import annotations
 
 import csv
+import warnings
 from pathlib import Path
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 from rankiqa._names import unknown_name_message
 
-__all__ = ["Sample", "Dataset", "load_live_replica", "load_csv", "load_dataset", "LOADERS"]
+__all__ = ["Sample", "Dataset", "load_live_replica", "load_csv", "load_public", "load_dataset", "LOADERS",
+           "PUBLIC"]
 
 
 class Sample(NamedTuple):
@@ -73,11 +94,125 @@ def load_csv(path: str | Path) -> Dataset:
     return Dataset(path.stem, samples, higher_is_better=not lower, score_name="score")
 
 
-LOADERS = {"live-replica": load_live_replica, "csv": load_csv}
+_IMAGE_SUFFIXES = {".bmp", ".png", ".jpg", ".jpeg", ".tif", ".tiff"}
+
+
+class _Spec(NamedTuple):
+    """How one public dataset is laid out and labelled."""
+
+    table: str  # the toolbox's meta_info file name
+    own_labels: str | None  # the dataset's own label file, if we read it
+    image_dir: str  # folder of the rated images, searched for extra files
+    path: Callable[[dict], str]
+    score: str
+    higher_is_better: bool
+    ref: Callable[[dict], str]
+    dist_type: Callable[[dict], str]
+
+
+def _tid_type(row: dict) -> str:
+    return str(int(row["dist_name"].split("_")[1]))
+
+
+PUBLIC: dict[str, _Spec] = {
+    "live": _Spec("meta_info_LIVEIQADataset.csv", None, ".", lambda r: r["dist_name"], "mos", False,
+                  lambda r: Path(r["ref_name"]).name, lambda r: r["dist_name"].split("/")[0]),
+    "csiq": _Spec("meta_info_CSIQDataset.csv", None, "dst_imgs",
+                  lambda r: f"dst_imgs/{r['dist_name'].split('.')[1].lower()}/{r['dist_name']}", "dmos", False,
+                  lambda r: r["ref_name"], lambda r: r["dist_name"].split(".")[1].lower()),
+    "tid2013": _Spec("meta_info_TID2013Dataset.csv", "mos_with_names.txt", "distorted_images",
+                     lambda r: f"distorted_images/{r['dist_name']}", "mos", True,
+                     lambda r: r["dist_name"][:3].upper(), _tid_type),
+    "tid2008": _Spec("meta_info_TID2008Dataset.csv", "mos_with_names.txt", "distorted_images",
+                     lambda r: f"distorted_images/{r['dist_name']}", "mos", True,
+                     lambda r: r["dist_name"][:3].upper(), _tid_type),
+    "kadid10k": _Spec("meta_info_KADID10kDataset.csv", "dmos.csv", "images", lambda r: f"images/{r['dist_name']}",
+                      "dmos", True, lambda r: r["ref_name"], _tid_type),
+    "koniq10k": _Spec("meta_info_KonIQ10kDataset.csv", None, "1024x768", lambda r: f"1024x768/{r['img_name']}",
+                      "mos", True, lambda r: r["img_name"], lambda r: "authentic"),
+    "livec": _Spec("meta_info_LIVEChallengeDataset.csv", None, "Images", lambda r: f"Images/{r['img_name']}",
+                   "mos", True, lambda r: r["img_name"], lambda r: "authentic"),
+    "livemd": _Spec("meta_info_LIVEMDDataset.csv", None, ".", lambda r: r["dist_name"], "dmos", False,
+                    lambda r: Path(r["ref_name"]).name, lambda r: r["dist_name"].split("/")[1]),
+}
+
+
+def _own_label_rows(name: str, path: Path) -> list[dict]:
+    """Rows of a dataset's own label file, in the toolbox table's column names."""
+    if name.startswith("tid"):
+        rows = []
+        for line in path.read_text().splitlines():
+            if line.strip():
+                score, fname = line.split()
+                rows.append({"dist_name": fname, "mos": score})
+        return rows
+    with open(path, newline="") as f:  # KADID-10k: dist_img, ref_img, dmos, var
+        return [{"dist_name": r["dist_img"], "ref_name": r["ref_img"], "dmos": r["dmos"]} for r in csv.DictReader(f)]
+
+
+def _case_insensitive(root: Path, rel: str) -> Path:
+    """TID's files mix i01_ and I01_ names: match the case on disk."""
+    path = root / rel
+    if path.exists():
+        return path
+    folder = path.parent
+    if folder.is_dir():
+        lower = {p.name.lower(): p for p in folder.iterdir()}
+        return lower.get(path.name.lower(), path)
+    return path
+
+
+def load_public(name: str, root: str | Path, labels: str | Path | None = None) -> Dataset:
+    """A public IQA dataset in its distributed layout (see the module table)."""
+    if name not in PUBLIC:
+        raise ValueError(unknown_name_message("dataset", name, PUBLIC))
+    spec = PUBLIC[name]
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{name}: no such folder {root}")
+    if labels is None:
+        candidates = [root / spec.table] + ([root / spec.own_labels] if spec.own_labels else [])
+        labels = next((c for c in candidates if c.is_file()), None)
+        if labels is None:
+            raise FileNotFoundError(f"{name}: no label table in {root} (looked for "
+                                    f"{', '.join(c.name for c in candidates)}); pass labels=")
+    labels = Path(labels)
+    if spec.own_labels is not None and labels.name == spec.own_labels:
+        rows = _own_label_rows(name, labels)
+    else:
+        with open(labels, newline="") as f:
+            rows = list(csv.DictReader(f))
+    if not rows:
+        raise ValueError(f"{labels}: no rows")
+    try:
+        samples = [Sample(_case_insensitive(root, spec.path(r)), float(r[spec.score]), spec.ref(r),
+                          spec.dist_type(r)) for r in rows]
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ValueError(f"{labels}: not a {name} label table ({type(exc).__name__}: {exc})") from None
+    _check_files(root, samples)
+    _warn_extra(root / spec.image_dir, samples, name)
+    return Dataset(name, samples, higher_is_better=spec.higher_is_better, score_name=spec.score)
+
+
+def _warn_extra(folder: Path, samples: list[Sample], name: str) -> None:
+    if not folder.is_dir():
+        return
+    listed = {s.path.resolve() for s in samples}
+    refs = {s.ref.lower() for s in samples}
+    extra = sorted(p for p in folder.rglob("*") if p.suffix.lower() in _IMAGE_SUFFIXES and p.resolve() not in listed
+                   and p.name.lower() not in refs and "refimgs" not in p.parts)
+    if extra:
+        shown = ", ".join(str(p.relative_to(folder)) for p in extra[:5])
+        warnings.warn(f"{name}: {len(extra)} image file(s) in {folder} are not in the labels, e.g. {shown}",
+                      stacklevel=3)
+
+
+LOADERS: dict[str, Callable[[str], Dataset]] = {"live-replica": load_live_replica, "csv": load_csv}
+LOADERS.update({n: (lambda path, n=n: load_public(n, path)) for n in PUBLIC})
 
 
 def load_dataset(spec: str) -> Dataset:
-    """Load ``NAME:PATH`` (e.g. ``live-replica:/data/live_replica``, ``csv:scores.csv``)."""
+    """Load ``NAME:PATH`` (e.g. ``tid2013:/data/TID2013``, ``live-replica:runs/live_replica``, ``csv:s.csv``)."""
     name, sep, path = spec.partition(":")
     if not sep or not path:
         raise ValueError(f"dataset must be NAME:PATH, got {spec!r} (names: {', '.join(LOADERS)})")
