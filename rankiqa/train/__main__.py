@@ -1,6 +1,7 @@
 """``python -m rankiqa.train <command>``: the reproduction tools.
 
-Commands: synthesize, preview, pretrain, export, evaluate-ranking, live-replica, evaluate, publish.
+Commands: synthesize, preview, pretrain, finetune, export, evaluate-ranking, live-replica, evaluate,
+publish.
 Results go to files or stdout; progress and diagnostics to stderr.
 """
 
@@ -89,6 +90,29 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--plot", default=None, help="write a PNG histogram of scores by level")
     e.add_argument("--json", action="store_true", help="print JSON instead of a table")
     e.add_argument("--device", default=None)
+    f = sub.add_parser("finetune", help="fine-tune on human scores (MSE)", allow_abbrev=False)
+    f.add_argument("--init", default=None, help="checkpoint to start from (omit: random init, the baseline)")
+    f.add_argument("--arch", default="vgg16_slim", help="architecture when there is no --init")
+    f.add_argument("--arch-kwargs", type=_json_dict, default={})
+    f.add_argument("--dataset", required=True, help="NAME:PATH, e.g. live-replica:runs/live_replica")
+    f.add_argument("--split", choices=("all", "train"), default="all",
+                   help="all images, or the training part of a reference-disjoint split")
+    f.add_argument("--split-seed", type=int, default=0)
+    f.add_argument("--train-fraction", type=float, default=0.8)
+    f.add_argument("--epochs", type=_positive_int, default=30)
+    f.add_argument("--batch-size", type=_positive_int, default=16)
+    f.add_argument("--crop", type=int, default=None, help="default: the --init checkpoint's")
+    f.add_argument("--lr", type=float, default=1e-3)
+    f.add_argument("--lr-step-epochs", type=_positive_int, default=20)
+    f.add_argument("--lr-gamma", type=float, default=0.1)
+    f.add_argument("--weight-decay", type=float, default=5e-4)
+    f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--threads", type=int, default=None)
+    f.add_argument("--checkpoint-every", type=_positive_int, default=100)
+    f.add_argument("--out", required=True)
+    f.add_argument("--resume", action="store_true")
+    f.add_argument("--device", default=None)
+
     x = sub.add_parser("export", help="checkpoint from a training state (an unfinished run)", allow_abbrev=False)
     x.add_argument("--state", required=True, help="OUT/state.safetensors of a pretrain run")
     x.add_argument("--out", required=True, help="checkpoint file to write (.safetensors)")
@@ -124,6 +148,18 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--refs-dir", default=None, help="reference images for --psnr-baseline")
     ev.add_argument("--device", default=None)
     return p
+
+
+def _cmd_finetune(a: argparse.Namespace) -> int:
+    from rankiqa.train.finetune import FinetuneConfig, finetune
+
+    cfg = FinetuneConfig(dataset=a.dataset, out=a.out, init=a.init, arch=a.arch, arch_kwargs=a.arch_kwargs,
+                         crop_size=a.crop, split=a.split, split_seed=a.split_seed, train_fraction=a.train_fraction,
+                         epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, lr_step_epochs=a.lr_step_epochs,
+                         lr_gamma=a.lr_gamma, weight_decay=a.weight_decay, seed=a.seed, threads=a.threads,
+                         checkpoint_every=a.checkpoint_every, device=a.device)
+    print(finetune(cfg, resume=a.resume))
+    return 0
 
 
 def _cmd_export(a: argparse.Namespace) -> int:
@@ -219,7 +255,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handler = {"synthesize": _cmd_synthesize, "preview": _cmd_preview, "pretrain": _cmd_pretrain,
                "evaluate-ranking": _cmd_evaluate_ranking, "live-replica": _cmd_live_replica,
-               "evaluate": _cmd_evaluate, "export": _cmd_export,
+               "evaluate": _cmd_evaluate, "export": _cmd_export, "finetune": _cmd_finetune,
                "publish": _cmd_publish}[args.command]
     try:
         return handler(args)

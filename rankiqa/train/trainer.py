@@ -190,8 +190,7 @@ def _load_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor]
     opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
 
 
-def _save_state(path: Path, model: torch.nn.Module, opt: torch.optim.Optimizer, iteration: int,
-                cfg: PretrainConfig) -> None:
+def _save_state(path: Path, model: torch.nn.Module, opt: torch.optim.Optimizer, iteration: int, cfg: Any) -> None:
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
     opt_tensors, opt_meta = _optimizer_tensors(opt)
     tensors.update(opt_tensors)
