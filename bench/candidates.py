@@ -14,6 +14,7 @@ import argparse
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import torch
@@ -36,6 +37,40 @@ CANDIDATES = [
 ]
 
 
+def run_candidate(job: tuple) -> str:
+    """Train and measure one candidate; returns its table row."""
+    (arch, kwargs, crop), refs, replica_dir, family_set, cpu_seconds, groups, lr = job
+    torch.set_num_threads(1)
+    train_refs, held_refs = split_refs([refs], [], 0.1)
+    torch.manual_seed(0)
+    model = build_model(arch, **kwargs)
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=5e-4)
+    train = RankedGroups(train_refs, family_set, crop, seed=0)
+    sampler = GroupBatchSampler(len(train), groups, seed=0)
+    spent, it = 0.0, 0
+    while spent < cpu_seconds:
+        x, g, lv = collate_groups([train[i] for i in sampler.batch(it)])
+        t = time.thread_time()
+        r = all_pairs_ranking_loss(model(x), g, lv, 1.0)
+        opt.zero_grad()
+        r.loss.backward()
+        opt.step()
+        spent += time.thread_time() - t
+        it += 1
+    held = RankedGroups(held_refs, family_set, crop, seed=0)
+    acc = evaluate_ranking(model, held, 64, torch.device("cpu"))["pair_accuracy"]
+    replica = load_live_replica(replica_dir)
+    with tempfile.TemporaryDirectory() as d:
+        ckpt = Path(d) / "m.safetensors"
+        save_checkpoint(ckpt, model.state_dict(), {"arch": arch, "arch_kwargs": kwargs, "crop_size": crop,
+                                                   "protocol": "paper", "higher_is_better": True})
+        rep = evaluate_dataset(score_dataset(ckpt, replica, progress=False), replica)
+    n_params = sum(p.numel() for p in model.parameters())
+    per = rep["per_type"]
+    return (f"| {arch} {kwargs or ''} | {crop} | {n_params / 1e6:.2f}M | {it} | {acc:.4f} | {rep['all']['srocc']:.4f} | "
+            + " | ".join(f"{per[t]['srocc']:.4f}" for t in ("jp2k", "jpeg", "wn", "gblur")) + " |")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--refs", default=str(ROOT.parent / "shared" / "data" / "refs"))
@@ -44,40 +79,15 @@ def main() -> None:
     p.add_argument("--cpu-seconds", type=float, default=240.0)
     p.add_argument("--groups", type=int, default=6)
     p.add_argument("--lr", type=float, default=0.01)
+    p.add_argument("--jobs", type=int, default=1, help="candidates trained in parallel processes")
     args = p.parse_args()
-    torch.set_num_threads(1)
-    train_refs, held_refs = split_refs([args.refs], [], 0.1)
-    replica = load_live_replica(args.replica)
     print(f"## Candidates: {args.cpu_seconds:.0f} CPU-s of training steps each, set {args.set}, all-pairs loss\n")
     print("| arch | crop | params | iterations | held-out pair acc | LIVE SROCC all | jp2k | jpeg | wn | gblur |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for arch, kwargs, crop in CANDIDATES:
-        torch.manual_seed(0)
-        model = build_model(arch, **kwargs)
-        opt = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9, weight_decay=5e-4)
-        train = RankedGroups(train_refs, args.set, crop, seed=0)
-        sampler = GroupBatchSampler(len(train), args.groups, seed=0)
-        spent, it = 0.0, 0
-        while spent < args.cpu_seconds:
-            x, g, lv = collate_groups([train[i] for i in sampler.batch(it)])
-            t = time.thread_time()
-            r = all_pairs_ranking_loss(model(x), g, lv, 1.0)
-            opt.zero_grad()
-            r.loss.backward()
-            opt.step()
-            spent += time.thread_time() - t
-            it += 1
-        held = RankedGroups(held_refs, args.set, crop, seed=0)
-        acc = evaluate_ranking(model, held, 64, torch.device("cpu"))["pair_accuracy"]
-        with tempfile.TemporaryDirectory() as d:
-            ckpt = Path(d) / "m.safetensors"
-            save_checkpoint(ckpt, model.state_dict(), {"arch": arch, "arch_kwargs": kwargs, "crop_size": crop,
-                                                       "protocol": "paper", "higher_is_better": True})
-            rep = evaluate_dataset(score_dataset(ckpt, replica, progress=False), replica)
-        n_params = sum(p.numel() for p in model.parameters())
-        per = rep["per_type"]
-        print(f"| {arch} {kwargs or ''} | {crop} | {n_params / 1e6:.2f}M | {it} | {acc:.4f} | {rep['all']['srocc']:.4f} | "
-              + " | ".join(f"{per[t]['srocc']:.4f}" for t in ("jp2k", "jpeg", "wn", "gblur")) + " |", flush=True)
+    print("|---|---|---|---|---|---|---|---|---|---|", flush=True)
+    jobs = [(c, args.refs, args.replica, args.set, args.cpu_seconds, args.groups, args.lr) for c in CANDIDATES]
+    with ProcessPoolExecutor(args.jobs) as pool:
+        for row in pool.map(run_candidate, jobs):
+            print(row, flush=True)
 
 
 if __name__ == "__main__":
