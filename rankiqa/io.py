@@ -83,9 +83,8 @@ def _from_pil(im: Image.Image, name: str) -> np.ndarray:
         im = im.convert("RGBA")
         mode = "RGBA"
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
-        arr = np.asarray(im, dtype=np.float32)
-        peak = 65535.0 if mode != "I" or arr.max(initial=0) > 255 else 255.0
-        g = np.clip(arr / peak, 0.0, 1.0)
+        # Pillow opens 16-bit greyscale as I;16 or I: both are read on the 16-bit scale.
+        g = np.clip(np.asarray(im, dtype=np.float32) / 65535.0, 0.0, 1.0)
         return np.repeat(g[..., None], 3, axis=2)
     if mode == "F":
         g = np.asarray(im, dtype=np.float32)
