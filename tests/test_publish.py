@@ -36,3 +36,14 @@ def test_publish_refuses_bad_entries(tmp_path, tiny_ckpt):
         publish(tiny_ckpt, "vgg16_slim.x", embed=False, make_default=True, manifest=manifest)
     with pytest.raises(ValueError, match="pinned"):
         publish(tiny_ckpt, "vgg16_slim.x", embed=False, repo_id="r/x", revision="main", manifest=manifest)
+
+
+def test_publish_cli(tmp_path, tiny_ckpt, capsys):
+    from rankiqa.train.__main__ import main
+
+    manifest = tmp_path / "weights_manifest.json"
+    manifest.write_text(json.dumps({"schema_version": 1, "default": None, "checkpoints": []}))
+    assert main(["publish", "--model", str(tiny_ckpt), "--id", "vgg16_slim.cli", "--embed", "--manifest",
+                 str(manifest), "--train-command", "python -m rankiqa.train pretrain --out x"]) == 0
+    rec = json.loads(manifest.read_text())["checkpoints"][0]
+    assert rec["training"]["command"] == "python -m rankiqa.train pretrain --out x"

@@ -126,7 +126,7 @@ def _parser() -> argparse.ArgumentParser:
     pb.add_argument("--repo-id", default=None, help="hub repository (when not embedded)")
     pb.add_argument("--revision", default=None, help="pinned hub commit (40 hex digits)")
     pb.add_argument("--quality", nargs="*", default=[], help="report JSON files to record (evaluate --json ...)")
-    pb.add_argument("--command", default="", help="the command that trained it")
+    pb.add_argument("--train-command", default="", help="the command that trained it")
     pb.add_argument("--license", default="MIT (weights); trained on research benchmark photos, see training.data")
     pb.add_argument("--description", default="")
     pb.add_argument("--manifest", default=None, help="default: the package's weights_manifest.json")
@@ -173,7 +173,7 @@ def _cmd_publish(a: argparse.Namespace) -> int:
     from rankiqa.train.publish import publish
 
     rec = publish(a.model, a.id, embed=a.embed, make_default=a.default, repo_id=a.repo_id, revision=a.revision,
-                  quality_files=a.quality, command=a.command, license=a.license, description=a.description,
+                  quality_files=a.quality, command=a.train_command, license=a.license, description=a.description,
                   manifest=a.manifest)
     print(json.dumps(rec, indent=2))
     return 0
