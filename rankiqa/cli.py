@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Sequence
 
 from rankiqa import __version__
+from rankiqa.io import IMAGE_SUFFIXES
 
 __all__ = ["main"]
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_ERROR = 0, 1, 2
-_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm", ".jp2")
 
 
 def _positive_int(text: str) -> int:
@@ -75,7 +75,7 @@ def _expand(paths: Sequence[str], recursive: bool) -> list[str]:
         path = Path(p)
         if path.is_dir():
             pattern = "**/*" if recursive else "*"
-            found = sorted(str(f) for f in path.glob(pattern) if f.is_file() and f.suffix.lower() in _IMAGE_SUFFIXES)
+            found = sorted(str(f) for f in path.glob(pattern) if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
             if not found:
                 print(f"warning: {p}: no images found" + ("" if recursive else " (use --recursive?)"),
                       file=sys.stderr)

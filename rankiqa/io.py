@@ -28,9 +28,11 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from rankiqa.errors import ImageLoadError
 
-__all__ = ["ALPHA_BACKGROUND", "load_image", "describe_input", "is_single_input", "expand_inputs"]
+__all__ = ["ALPHA_BACKGROUND", "IMAGE_SUFFIXES", "load_image", "describe_input", "is_single_input", "expand_inputs"]
 
 ALPHA_BACKGROUND = 1.0  # white, on [0, 1]
+#: File suffixes treated as images when a folder is expanded.
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm", ".jp2"})
 
 
 def describe_input(x: Any, index: int | None = None) -> str:

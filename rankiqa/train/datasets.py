@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Callable, NamedTuple
 
 from rankiqa._names import unknown_name_message
+from rankiqa.io import IMAGE_SUFFIXES
 
 __all__ = ["Sample", "Dataset", "load_live_replica", "load_csv", "load_public", "load_dataset", "LOADERS",
            "PUBLIC"]
@@ -92,9 +93,6 @@ def load_csv(path: str | Path) -> Dataset:
                for r in rows]
     _check_files(path.parent, samples)
     return Dataset(path.stem, samples, higher_is_better=not lower, score_name="score")
-
-
-_IMAGE_SUFFIXES = {".bmp", ".png", ".jpg", ".jpeg", ".tif", ".tiff"}
 
 
 class _Spec(NamedTuple):
@@ -199,7 +197,7 @@ def _warn_extra(folder: Path, samples: list[Sample], name: str) -> None:
         return
     listed = {s.path.resolve() for s in samples}
     refs = {s.ref.lower() for s in samples}
-    extra = sorted(p for p in folder.rglob("*") if p.suffix.lower() in _IMAGE_SUFFIXES and p.resolve() not in listed
+    extra = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.resolve() not in listed
                    and p.name.lower() not in refs and "refimgs" not in p.parts)
     if extra:
         shown = ", ".join(str(p.relative_to(folder)) for p in extra[:5])

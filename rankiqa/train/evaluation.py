@@ -13,7 +13,8 @@ from rankiqa.train.datasets import Dataset
 from rankiqa.train.metrics import fit_logistic5, krcc, logistic5, plcc, rmse, srocc
 from rankiqa.train.plots import level_histogram
 from rankiqa.train.ranking_data import RankedGroups, list_images
-from rankiqa.train.trainer import evaluate_ranking, select_device
+from rankiqa.api import select_device
+from rankiqa.train.trainer import evaluate_ranking
 from rankiqa.weights.checkpoint import network_from_checkpoint
 
 __all__ = ["ranking_report", "correlation_metrics", "evaluate_dataset", "metrics_table", "score_dataset"]

@@ -32,7 +32,8 @@ from tqdm import tqdm
 from rankiqa.models import build_model
 from rankiqa.protocols import pad_to_min_size
 from rankiqa.train.datasets import Dataset, Sample, load_dataset
-from rankiqa.train.trainer import STATE_FILE, _load_state, _save_state, select_device
+from rankiqa.api import select_device
+from rankiqa.train.trainer import STATE_FILE, _load_state, _save_state
 from rankiqa.weights.checkpoint import network_from_checkpoint, save_checkpoint
 
 __all__ = ["FinetuneConfig", "finetune", "reference_split"]

@@ -25,13 +25,13 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset, Sampler
 
+from rankiqa.io import IMAGE_SUFFIXES
 from rankiqa.protocols import pad_to_min_size
 from rankiqa.train.distortions import LEVELS, apply_distortion, rank_level, resolve_set
 
-__all__ = ["IMAGE_EXTENSIONS", "list_images", "RankedGroups", "GroupBatchSampler", "collate_groups",
+__all__ = ["list_images", "RankedGroups", "GroupBatchSampler", "collate_groups",
            "make_loader", "MARGIN"]
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 MARGIN = 32
 _MCU = 16
 
@@ -44,7 +44,7 @@ def list_images(root: str | Path, recursive: bool = True) -> list[Path]:
     if not root.is_dir():
         raise FileNotFoundError(f"no such file or folder: {root}")
     pattern = "**/*" if recursive else "*"
-    return sorted(p for p in root.glob(pattern) if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+    return sorted(p for p in root.glob(pattern) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
 def _load_rgb(path: Path) -> np.ndarray:

@@ -30,6 +30,7 @@ import torch
 from safetensors.torch import load_file
 from tqdm import tqdm
 
+from rankiqa.api import select_device
 from rankiqa.models import build_model
 from rankiqa.train.distortions import resolve_set
 from rankiqa.train.losses import (LOSSES, all_pairs_ranking_loss, hard_fraction, hard_negative_loss,
@@ -38,7 +39,7 @@ from rankiqa.train.metrics import group_ranking_metrics
 from rankiqa.train.ranking_data import GroupBatchSampler, RankedGroups, list_images, make_loader
 from rankiqa.weights.checkpoint import atomic_save_file, save_checkpoint
 
-__all__ = ["PretrainConfig", "pretrain", "split_refs", "evaluate_ranking", "select_device", "export_state"]
+__all__ = ["PretrainConfig", "pretrain", "split_refs", "evaluate_ranking", "export_state"]
 
 STATE_FILE = "state.safetensors"
 MODEL_FILE = "model.safetensors"
@@ -86,17 +87,6 @@ class PretrainConfig:
         if not 0 <= self.heldout_fraction < 1:
             raise ValueError("heldout_fraction must be in [0, 1)")
         resolve_set(self.families)
-
-
-def select_device(device: str | None) -> torch.device:
-    """The given device, or CUDA, then Apple MPS, then CPU."""
-    if device:
-        return torch.device(device)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
 
 
 def split_refs(refs: list[str], heldout: list[str], fraction: float) -> tuple[list[Path], list[Path]]:
