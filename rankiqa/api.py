@@ -11,7 +11,7 @@ import math
 import os
 import sys
 from pathlib import Path
-from typing import Any, Iterable, NamedTuple, Sequence
+from typing import Any, NamedTuple, Sequence
 
 import torch
 from tqdm import tqdm
@@ -222,13 +222,12 @@ def score(images: Any, model: str | os.PathLike[str] | Scorer = "default", *,
                                                progress=progress, on_error=on_error)
 
 
-def rank(images: Iterable[Any], model: str | os.PathLike[str] | Scorer = "default", *,
+def rank(images: Any, model: str | os.PathLike[str] | Scorer = "default", *,
          device: str | torch.device | None = None, protocol: str | None = None,
          batch_size: int = DEFAULT_BATCH_SIZE, progress: bool = False, on_error: str = "raise"
          ) -> list[RankedImage]:
     """Images sorted best first, as ``(index, path, score)`` records."""
-    return _cached_scorer(model, device).rank(list(images) if not isinstance(images, torch.Tensor) else images,
-                                              protocol=protocol, batch_size=batch_size, progress=progress,
+    return _cached_scorer(model, device).rank(images, protocol=protocol, batch_size=batch_size, progress=progress,
                                               on_error=on_error)
 
 

@@ -49,23 +49,22 @@ def describe_input(x: Any, index: int | None = None) -> str:
 
 
 def is_single_input(x: Any) -> bool:
-    """True for one image; False for lists/tuples and 4-D tensors or arrays (batches)."""
-    if isinstance(x, (list, tuple)):
-        return False
-    if isinstance(x, (torch.Tensor, np.ndarray)) and x.ndim == 4:
-        return False
-    return True
+    """True for one image; False for batches: 4-D tensors or arrays, and other iterables
+    (lists, tuples, generators). Paths, PIL images and 2-/3-D arrays are single images."""
+    if isinstance(x, (torch.Tensor, np.ndarray)):
+        return x.ndim != 4
+    if isinstance(x, (str, bytes, Path, Image.Image)):
+        return True
+    return not hasattr(x, "__iter__")
 
 
 def expand_inputs(images: Any) -> list[Any]:
-    """A flat list of single images from one image, a list, or a 4-D batch."""
-    if isinstance(images, (list, tuple)):
-        return list(images)
-    if isinstance(images, torch.Tensor) and images.ndim == 4:
+    """A flat list of single images from one image, an iterable of images, or a 4-D batch."""
+    if is_single_input(images):
+        return [images]
+    if isinstance(images, torch.Tensor):
         return list(images.unbind(0))
-    if isinstance(images, np.ndarray) and images.ndim == 4:
-        return list(images)
-    return [images]
+    return list(images)
 
 
 def _composite(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:

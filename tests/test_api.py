@@ -66,6 +66,17 @@ def test_rank_best_first(scorer, photo, tmp_path):
     assert all(r.path is None for r in ranked)
 
 
+def test_rank_accepts_one_image_and_generators(scorer, photo, tmp_path):
+    from PIL import Image
+
+    Image.fromarray(photo).save(tmp_path / "one.png")
+    one = rankiqa.rank(str(tmp_path / "one.png"), model=scorer)
+    assert len(one) == 1 and one[0].path == str(tmp_path / "one.png")
+    assert len(rankiqa.rank(photo, model=scorer)) == 1  # an HxWx3 array is one image, not its rows
+    assert len(rankiqa.rank((p for p in [photo, photo[:50]]), model=scorer)) == 2
+    assert isinstance(scorer.score(x for x in [photo]), list)
+
+
 def test_batch_errors_keep_other_results(scorer, photo):
     with pytest.raises(BatchScoringError) as info:
         scorer.score([photo, "does/not/exist.png", np.full((4, 4), np.nan)])
