@@ -52,7 +52,7 @@ def main() -> None:
     torch.set_num_threads(1)
     img = photo(args.refs)
 
-    print(f"## ms per distortion, 512x384 photo, one core\n\n| family | " +
+    print("## ms per distortion, 512x384 photo, one core\n\n| family | " +
           " | ".join(f"L{i}" for i in range(1, 10)) + " |\n|---|" + "---|" * 9)
     for name in DISTORTIONS:
         ms = [best_ms(lambda lv=lv: apply_distortion(name, img, lv, 0)) for lv in range(1, num_levels(name) + 1)]

@@ -147,13 +147,9 @@ class Scorer:
                 continue
             views = make_crops(image, proto, self.crop_size, PAPER_CROPS, PAPER_SEED)
             for crop, w in zip(views.tensors, views.weights):
-                if proto == "full":
-                    pending.append((i, w, crop))
-                    flush()  # whole images differ in size: one at a time
-                else:
-                    pending.append((i, w, crop))
-                    if len(pending) >= bs:
-                        flush()
+                pending.append((i, w, crop))
+                if proto == "full" or len(pending) >= bs:  # whole images differ in size: one at a time
+                    flush()
             bar.update(1)
         if pending:
             flush()

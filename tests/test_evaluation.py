@@ -91,8 +91,6 @@ def test_csv_dataset_and_missing_files(tmp_path):
 
 
 def test_evaluate_sign_convention(tmp_path):
-    from PIL import Image
-
     from rankiqa.train.datasets import Dataset, Sample
 
     samples = [Sample(tmp_path / f"{i}.png", float(d), "r", t) for i, (d, t) in

@@ -214,13 +214,10 @@ def _cmd_synthesize(a: argparse.Namespace) -> int:
 
 
 def _cmd_preview(a: argparse.Namespace) -> int:
-    import numpy as np
-    from PIL import Image
-
+    from rankiqa.train.ranking_data import read_rgb
     from rankiqa.train.synthesis import contact_sheet
 
-    with Image.open(a.image) as im:
-        image = np.asarray(im.convert("RGB"))
+    image = read_rgb(a.image)
     contact_sheet(image, [a.set] if "," not in a.set else a.set.split(","), thumb=a.thumb).save(a.out)
     print(a.out)
     return 0

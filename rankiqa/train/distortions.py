@@ -42,6 +42,7 @@ __all__ = [
     "jpeg_compress",
     "jp2k_compress",
     "jp2k_compress_bpp",
+    "decode_rgb",
 ]
 
 Distortion = Callable[[np.ndarray, int, np.random.Generator], np.ndarray]
@@ -89,7 +90,8 @@ def _encode(image: np.ndarray, fmt: str, **params: object) -> bytes:
     return buf.getvalue()
 
 
-def _decode(data: bytes) -> np.ndarray:
+def decode_rgb(data: bytes) -> np.ndarray:
+    """HxWx3 uint8 RGB array from encoded image bytes."""
     with Image.open(io.BytesIO(data)) as im:
         return np.asarray(im.convert("RGB"))
 
@@ -99,7 +101,7 @@ def jpeg_compress(image: np.ndarray, quality: int) -> np.ndarray:
 
     Quality 0 is passed through; libjpeg clamps it to 1, the coarsest tables.
     """
-    return _decode(_encode(image, "JPEG", quality=int(quality), subsampling=2))
+    return decode_rgb(_encode(image, "JPEG", quality=int(quality), subsampling=2))
 
 
 def jp2k_compress(image: np.ndarray, ratio: float) -> tuple[np.ndarray, float]:
@@ -119,7 +121,7 @@ def jp2k_compress(image: np.ndarray, ratio: float) -> tuple[np.ndarray, float]:
     data = _encode(np.ascontiguousarray(padded), "JPEG2000", quality_mode="rates",
                    quality_layers=[float(ratio)], irreversible=True, mct=1)
     achieved = padded.size / len(data)  # size = H*W*3 bytes of 24-bit RGB
-    out = _decode(data)
+    out = decode_rgb(data)
     dy, dx = (padded.shape[0] - h) // 2, (padded.shape[1] - w) // 2
     return np.ascontiguousarray(out[dy:dy + h, dx:dx + w]), achieved
 

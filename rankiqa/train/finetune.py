@@ -26,12 +26,11 @@ from typing import Any, Sequence
 
 import numpy as np
 import torch
-from PIL import Image
 from tqdm import tqdm
 
 from rankiqa.models import build_model
-from rankiqa.protocols import pad_to_min_size
 from rankiqa.train.datasets import Dataset, Sample, load_dataset
+from rankiqa.train.ranking_data import read_rgb
 from rankiqa.api import select_device
 from rankiqa.train.trainer import STATE_FILE, _load_state, _save_state
 from rankiqa.weights.checkpoint import network_from_checkpoint, save_checkpoint
@@ -90,11 +89,6 @@ def reference_split(samples: Sequence[Sample], seed: int, train_fraction: float 
     train = [i for i, s in enumerate(samples) if s.ref in train_refs]
     test = [i for i, s in enumerate(samples) if s.ref not in train_refs]
     return train, test
-
-
-def _load(path: Path, crop: int) -> np.ndarray:
-    with Image.open(path) as im:
-        return pad_to_min_size(np.asarray(im.convert("RGB")), crop, channels_last=True)
 
 
 def _batch(images: list[np.ndarray], targets: np.ndarray, order: np.ndarray, it: int, cfg: FinetuneConfig,
@@ -174,7 +168,7 @@ def finetune(cfg: FinetuneConfig, resume: bool = False, dataset: Dataset | None 
     raw = np.array([s.score for s in samples], dtype=np.float64)
     mean, std = float(raw.mean()), float(raw.std() or 1.0)
     targets = ((raw - mean) / std).astype(np.float32)
-    images = [_load(s.path, crop) for s in samples]
+    images = [read_rgb(s.path, crop) for s in samples]
     order = np.array(indices)
     per_epoch = math.ceil(len(images) / cfg.batch_size)
     total = cfg.epochs * per_epoch

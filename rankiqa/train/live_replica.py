@@ -26,7 +26,8 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from rankiqa.train.distortions import gaussian_blur
+from rankiqa.train.distortions import decode_rgb, gaussian_blur
+from rankiqa.train.ranking_data import read_rgb
 
 __all__ = ["REPLICA_TYPES", "distort_like_live", "build_live_replica"]
 
@@ -45,7 +46,7 @@ def _jpeg_at_bpp(image: np.ndarray, bpp: float) -> tuple[np.ndarray, float]:
         if got > bpp * 1.5:
             break
     data, got = best
-    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB")), got
+    return decode_rgb(data), got
 
 
 def _jp2k_at_bpp(image: np.ndarray, bpp: float, tol: float = 0.01) -> tuple[np.ndarray, float]:
@@ -71,7 +72,7 @@ def _jp2k_at_bpp(image: np.ndarray, bpp: float, tol: float = 0.01) -> tuple[np.n
         else:
             hi = mid
     data, got = best
-    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB")), got
+    return decode_rgb(data), got
 
 
 def distort_like_live(image: np.ndarray, dist_type: str, param: float, seed: int = 0) -> np.ndarray:
@@ -116,8 +117,7 @@ def build_live_replica(refs: str | Path, params: str | Path, out: str | Path, re
         target = out / rel
         if not target.exists():
             if r["ref"] not in cache:
-                with Image.open(refs / r["ref"]) as im:
-                    cache[r["ref"]] = np.asarray(im.convert("RGB"))
+                cache[r["ref"]] = read_rgb(refs / r["ref"])
             img = distort_like_live(cache[r["ref"]], r["dist_type"], float(r["param"]), _seed(r["dist_name"]))
             target.parent.mkdir(parents=True, exist_ok=True)
             tmp = target.with_name(target.name + ".part")
@@ -141,10 +141,8 @@ def psnr_scores(dataset, refs_dir: str | Path | None) -> list[float]:
     out = []
     for s in dataset.samples:
         if s.ref not in refs:
-            with Image.open(Path(refs_dir) / s.ref) as im:
-                refs[s.ref] = np.asarray(im.convert("RGB"), dtype=np.float64)
-        with Image.open(s.path) as im:
-            x = np.asarray(im.convert("RGB"), dtype=np.float64)
+            refs[s.ref] = read_rgb(Path(refs_dir) / s.ref).astype(np.float64)
+        x = read_rgb(s.path).astype(np.float64)
         mse = np.mean((x - refs[s.ref]) ** 2)
         out.append(10 * np.log10(255.0**2 / max(mse, 1e-10)))
     return out

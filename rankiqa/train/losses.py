@@ -78,7 +78,7 @@ def random_pairs(groups: torch.Tensor, levels: torch.Tensor, generator: torch.Ge
     """
     perm = torch.randperm(groups.numel(), generator=generator)
     order = perm[torch.argsort(groups[perm], stable=True)]  # shuffled within each group
-    g, lv = groups[order], levels[order]
+    g = groups[order]
     # Pair positions (0,1), (2,3), ... of each group's run.
     starts = torch.ones_like(g, dtype=torch.bool)
     starts[1:] = g[1:] != g[:-1]

@@ -29,7 +29,7 @@ from rankiqa.io import IMAGE_SUFFIXES
 from rankiqa.protocols import pad_to_min_size
 from rankiqa.train.distortions import LEVELS, apply_distortion, rank_level, resolve_set
 
-__all__ = ["list_images", "RankedGroups", "GroupBatchSampler", "collate_groups",
+__all__ = ["list_images", "read_rgb", "RankedGroups", "GroupBatchSampler", "collate_groups",
            "make_loader", "MARGIN"]
 
 MARGIN = 32
@@ -47,9 +47,11 @@ def list_images(root: str | Path, recursive: bool = True) -> list[Path]:
     return sorted(p for p in root.glob(pattern) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
-def _load_rgb(path: Path) -> np.ndarray:
+def read_rgb(path: str | Path, min_size: int = 0) -> np.ndarray:
+    """An image file as an HxWx3 uint8 RGB array, mirror-padded to at least ``min_size`` a side."""
     with Image.open(path) as im:
-        return np.asarray(im.convert("RGB"))
+        image = np.asarray(im.convert("RGB"))
+    return pad_to_min_size(image, min_size, channels_last=True) if min_size else image
 
 
 class RankedGroups(Dataset):
@@ -79,7 +81,7 @@ class RankedGroups(Dataset):
     def _photo(self, i: int) -> np.ndarray:
         if self._cache is not None and i in self._cache:
             return self._cache[i]
-        img = pad_to_min_size(_load_rgb(self.refs[i]), self.crop_size, channels_last=True)
+        img = read_rgb(self.refs[i], self.crop_size)
         if self._cache is not None:
             self._cache[i] = img
         return img

@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw, ImageFont
 from tqdm import tqdm
 
 from rankiqa.train.distortions import LEVELS, apply_distortion, resolve_set
-from rankiqa.train.ranking_data import list_images
+from rankiqa.train.ranking_data import list_images, read_rgb
 
 __all__ = ["synthesize", "contact_sheet"]
 
@@ -25,8 +25,7 @@ def _job_seed(seed: int, ref: str, family: str) -> list[int]:
 
 def _make_one(args: tuple[str, str, str, int, Sequence[tuple[int, str]]]) -> int:
     ref, root_out, family, seed, todo = args
-    with Image.open(ref) as im:
-        image = np.asarray(im.convert("RGB"))
+    image = read_rgb(ref)
     rng = np.random.default_rng(_job_seed(seed, Path(ref).name, family))
     done = 0
     for level, rel in todo:
