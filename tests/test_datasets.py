@@ -95,3 +95,69 @@ def test_errors(tmp_path):
         load_public("koniq10k", tmp_path)
     with pytest.raises(FileNotFoundError, match="no such folder"):
         load_public("koniq10k", tmp_path / "nope")
+
+
+def _live_release2(tmp_path, realigned: bool):
+    """A LIVE release 2 folder with its own .mat label files, built from the real toolbox table:
+    the images the table lists are the distorted ones, every other index is a reference copy."""
+    scipy_io = pytest.importorskip("scipy.io")
+    import numpy as np
+
+    from rankiqa.train.datasets import LIVE_FOLDERS
+
+    table = LABELS / PUBLIC["live"].table
+    if not table.is_file():
+        pytest.skip(f"{table} not available")
+    with open(table, newline="") as f:
+        rows = {r["dist_name"]: r for r in csv.DictReader(f)}
+    root = tmp_path / "databaserelease2"
+    dmos, orgs, names = [], [], []
+    for folder, n in LIVE_FOLDERS:
+        (root / folder).mkdir(parents=True)
+        for i in range(1, n + 1):
+            row = rows.pop(f"{folder}/img{i}.bmp", None)
+            dmos.append(float(row["mos"]) if row else 0.0)
+            orgs.append(0 if row else 1)
+            names.append(row["ref_name"].split("/")[-1] if row else "parrots.bmp")
+            if row:
+                Image.new("RGB", (4, 4)).save(root / folder / f"img{i}.bmp")
+    assert not rows, f"table rows outside LIVE's numbering: {list(rows)[:3]}"
+    cell = np.empty((1, len(names)), dtype=object)
+    cell[0, :] = names
+    scipy_io.savemat(root / "refnames_all.mat", {"refnames_all": cell})
+    scipy_io.savemat(root / "dmos.mat", {"dmos": np.array([dmos]), "orgs": np.array([orgs])})
+    if realigned:
+        scipy_io.savemat(root / "dmos_realigned.mat", {"dmos_new": np.array([dmos]) + 100.0,
+                                                       "orgs": np.array([orgs])})
+    return root, dmos, orgs
+
+
+@pytest.mark.parametrize("realigned", [True, False])
+def test_live_own_mat_labels(tmp_path, realigned):
+    root, dmos, orgs = _live_release2(tmp_path, realigned)
+    ds = load_public("live", root)
+    expected = [d + (100.0 if realigned else 0.0) for d, o in zip(dmos, orgs) if not o]
+    assert [s.score for s in ds.samples] == pytest.approx(expected)
+    assert ds.score_name == ("dmos_realigned" if realigned else "dmos") and not ds.higher_is_better
+    first = ds.samples[0]
+    assert first.path.relative_to(root).as_posix() == "jp2k/img2.bmp" and first.ref == "studentsculpture.bmp"
+    assert first.dist_type == "jp2k" and len(ds.samples) == 779
+
+
+def test_live_mat_labels_errors(tmp_path):
+    scipy_io = pytest.importorskip("scipy.io")
+    import numpy as np
+
+    root = tmp_path / "live"
+    root.mkdir()
+    cell = np.empty((1, 3), dtype=object)
+    cell[0, :] = ["a.bmp", "b.bmp", "c.bmp"]
+    scipy_io.savemat(root / "refnames_all.mat", {"refnames_all": cell})
+    with pytest.raises(FileNotFoundError, match="dmos_realigned.mat"):
+        load_public("live", root)
+    scipy_io.savemat(root / "dmos.mat", {"dmos": np.zeros((1, 3)), "orgs": np.zeros((1, 3))})
+    with pytest.raises(ValueError, match="982"):
+        load_public("live", root)
+    scipy_io.savemat(root / "dmos.mat", {"wrong": np.zeros((1, 3))})
+    with pytest.raises(ValueError, match="not LIVE release 2 labels"):
+        load_public("live", root)

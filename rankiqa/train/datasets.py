@@ -4,15 +4,17 @@ Every loader records the direction of its scores (``higher_is_better``):
 MOS is higher = better, DMOS lower = better.
 
 Public datasets are read in the folder layout they are distributed in, with
-their label table: the dataset's own file where its format is simple (TID's
+their label table: the dataset's own files where we read their format (LIVE's
+``dmos_realigned.mat``/``dmos.mat`` + ``refnames_all.mat``, TID's
 ``mos_with_names.txt``, KADID's ``dmos.csv``), or the ``meta_info_*.csv``
 table of the popular IQA toolbox that repackages all of them (put it in the
-dataset folder, or pass ``labels=``). Missing images are an error naming them;
+dataset folder, or pass ``labels=``). CSIQ's own ``csiq.DMOS.xlsx`` is not
+read (no xlsx reader among our dependencies): use the toolbox table or a CSV. Missing images are an error naming them;
 image files the labels do not mention are reported in a warning.
 
 | name | layout (under the dataset folder) | score |
 |---|---|---|
-| ``live`` | ``refimgs/``, ``jp2k/`` ``jpeg/`` ``wn/`` ``gblur/`` ``fastfading/`` ``imgN.bmp`` | DMOS, lower = better |
+| ``live`` | ``refimgs/``, ``jp2k/`` ``jpeg/`` ``wn/`` ``gblur/`` ``fastfading/`` ``imgN.bmp`` | DMOS (realigned from the .mat files), lower = better |
 | ``csiq`` | ``dst_imgs/<type>/<ref>.<TYPE>.<level>.png`` | DMOS, lower = better |
 | ``tid2013``, ``tid2008`` | ``distorted_images/iXX_YY_Z.bmp`` | MOS, higher = better |
 | ``kadid10k`` | ``images/IXX_YY_ZZ.png`` | MOS ("dmos" column), higher = better |
@@ -113,7 +115,7 @@ def _tid_type(row: dict) -> str:
 
 
 PUBLIC: dict[str, _Spec] = {
-    "live": _Spec("meta_info_LIVEIQADataset.csv", None, ".", lambda r: r["dist_name"], "mos", False,
+    "live": _Spec("meta_info_LIVEIQADataset.csv", "refnames_all.mat", ".", lambda r: r["dist_name"], "mos", False,
                   lambda r: Path(r["ref_name"]).name, lambda r: r["dist_name"].split("/")[0]),
     "csiq": _Spec("meta_info_CSIQDataset.csv", None, "dst_imgs",
                   lambda r: f"dst_imgs/{r['dist_name'].split('.')[1].lower()}/{r['dist_name']}", "dmos", False,
@@ -135,17 +137,51 @@ PUBLIC: dict[str, _Spec] = {
 }
 
 
-def _own_label_rows(name: str, path: Path) -> list[dict]:
-    """Rows of a dataset's own label file, in the toolbox table's column names."""
+#: LIVE release 2 numbers its 982 images in this order: jp2k/img1..img227,
+#: then jpeg/img1..img233, ... (the order of dmos.mat and refnames_all.mat).
+LIVE_FOLDERS = (("jp2k", 227), ("jpeg", 233), ("wn", 174), ("gblur", 174), ("fastfading", 174))
+
+
+def _live_mat_rows(refnames: Path) -> tuple[list[dict], str]:
+    """LIVE's own labels: realigned DMOS (``dmos_new`` of dmos_realigned.mat) if present, else
+    ``dmos`` of dmos.mat; the reference images themselves (``orgs == 1``) are left out."""
+    from scipy.io import loadmat
+
+    root = refnames.parent
+    realigned, original = root / "dmos_realigned.mat", root / "dmos.mat"
+    source, key = (realigned, "dmos_new") if realigned.is_file() else (original, "dmos")
+    if not source.is_file():
+        raise FileNotFoundError(f"live: {refnames.name} found but neither {realigned.name} nor {original.name}")
+    try:
+        mat = loadmat(str(source))
+        scores, orgs = mat[key].ravel(), mat["orgs"].ravel()
+        names = [str(np_str.ravel()[0]) for np_str in loadmat(str(refnames))["refnames_all"].ravel()]
+    except (KeyError, IndexError, ValueError, OSError) as exc:
+        raise ValueError(f"{source}: not LIVE release 2 labels ({type(exc).__name__}: {exc})") from None
+    files = [f"{folder}/img{i}.bmp" for folder, n in LIVE_FOLDERS for i in range(1, n + 1)]
+    if not len(scores) == len(orgs) == len(names) == len(files):
+        raise ValueError(f"{source}: {len(scores)} scores, {len(orgs)} flags and {len(names)} reference names; "
+                         f"LIVE release 2 has {len(files)} images")
+    rows = [{"ref_name": f"refimgs/{ref}", "dist_name": f, "mos": float(v)}
+            for f, v, org, ref in zip(files, scores, orgs, names) if not org]
+    return rows, "dmos_realigned" if source == realigned else "dmos"
+
+
+def _own_label_rows(name: str, path: Path) -> tuple[list[dict], str | None]:
+    """Rows of a dataset's own label file, in the toolbox table's column names, and the
+    name of the score they hold when it differs from the table's."""
+    if name == "live":
+        return _live_mat_rows(path)
     if name.startswith("tid"):
         rows = []
         for line in path.read_text().splitlines():
             if line.strip():
                 score, fname = line.split()
                 rows.append({"dist_name": fname, "mos": score})
-        return rows
+        return rows, None
     with open(path, newline="") as f:  # KADID-10k: dist_img, ref_img, dmos, var
-        return [{"dist_name": r["dist_img"], "ref_name": r["ref_img"], "dmos": r["dmos"]} for r in csv.DictReader(f)]
+        return [{"dist_name": r["dist_img"], "ref_name": r["ref_img"], "dmos": r["dmos"]}
+                for r in csv.DictReader(f)], None
 
 
 def _case_insensitive(root: Path, rel: str) -> Path:
@@ -169,14 +205,17 @@ def load_public(name: str, root: str | Path, labels: str | Path | None = None) -
     if not root.is_dir():
         raise FileNotFoundError(f"{name}: no such folder {root}")
     if labels is None:
-        candidates = [root / spec.table] + ([root / spec.own_labels] if spec.own_labels else [])
+        # The dataset's own labels first: LIVE's hold the realigned DMOS, the toolbox table does not.
+        candidates = ([root / spec.own_labels] if spec.own_labels else []) + [root / spec.table]
         labels = next((c for c in candidates if c.is_file()), None)
         if labels is None:
             raise FileNotFoundError(f"{name}: no label table in {root} (looked for "
                                     f"{', '.join(c.name for c in candidates)}); pass labels=")
     labels = Path(labels)
+    score_name = spec.score
     if spec.own_labels is not None and labels.name == spec.own_labels:
-        rows = _own_label_rows(name, labels)
+        rows, own_score = _own_label_rows(name, labels)
+        score_name = own_score or score_name
     else:
         with open(labels, newline="") as f:
             rows = list(csv.DictReader(f))
@@ -189,7 +228,7 @@ def load_public(name: str, root: str | Path, labels: str | Path | None = None) -
         raise ValueError(f"{labels}: not a {name} label table ({type(exc).__name__}: {exc})") from None
     _check_files(root, samples)
     _warn_extra(root / spec.image_dir, samples, name)
-    return Dataset(name, samples, higher_is_better=spec.higher_is_better, score_name=spec.score)
+    return Dataset(name, samples, higher_is_better=spec.higher_is_better, score_name=score_name)
 
 
 def _warn_extra(folder: Path, samples: list[Sample], name: str) -> None:
