@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import ipaddress
 import os
@@ -149,6 +150,27 @@ def make_checkpoint(path: Path, seed: int = 0, higher_is_better: bool = True, cr
             "score_range": None, "training": {"stage": "test fixture, untrained"}}
     save_checkpoint(path, model.state_dict(), card)
     return path
+
+
+@pytest.fixture(scope="session")
+def rated(tmp_path_factory):
+    """A tiny rated dataset: 4 photos x 4 blur levels, DMOS rising with blur (lower = better)."""
+    from rankiqa.train.distortions import apply_distortion
+
+    root = tmp_path_factory.mktemp("rated")
+    rows = []
+    for r in range(4):
+        img = smooth_photo(48, 48, seed=r)
+        for lv in range(4):
+            name = f"r{r}_l{lv}.png"
+            Image.fromarray(apply_distortion("gblur", img, lv)).save(root / name)
+            rows.append({"path": name, "score": 10 + 20 * lv + r, "ref": f"r{r}", "type": "gblur"})
+    with open(root / "scores.csv", "w", newline="") as f:
+        f.write("# lower_is_better\n")
+        w = csv.DictWriter(f, ["path", "score", "ref", "type"])
+        w.writeheader()
+        w.writerows(rows)
+    return root / "scores.csv"
 
 
 @pytest.fixture(scope="session")

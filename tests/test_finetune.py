@@ -2,38 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-
 import pytest
-from PIL import Image
 from safetensors.torch import load_file
 
-from conftest import smooth_photo
 from rankiqa.api import load_model
 from rankiqa.train.datasets import Sample
 from rankiqa.train.finetune import FinetuneConfig, finetune, reference_split
 from rankiqa.train.trainer import STATE_FILE
-
-
-@pytest.fixture(scope="module")
-def rated(tmp_path_factory):
-    """A tiny rated dataset: 4 photos x 4 blur levels, DMOS rising with blur (lower = better)."""
-    from rankiqa.train.distortions import apply_distortion
-
-    root = tmp_path_factory.mktemp("rated")
-    rows = []
-    for r in range(4):
-        img = smooth_photo(48, 48, seed=r)
-        for lv in range(4):
-            name = f"r{r}_l{lv}.png"
-            Image.fromarray(apply_distortion("gblur", img, lv)).save(root / name)
-            rows.append({"path": name, "score": 10 + 20 * lv + r, "ref": f"r{r}", "type": "gblur"})
-    with open(root / "scores.csv", "w", newline="") as f:
-        f.write("# lower_is_better\n")
-        w = csv.DictWriter(f, ["path", "score", "ref", "type"])
-        w.writeheader()
-        w.writerows(rows)
-    return root / "scores.csv"
 
 
 def test_reference_split_is_disjoint_and_seeded():

@@ -1,7 +1,7 @@
 """``python -m rankiqa.train <command>``: the reproduction tools.
 
 Commands: synthesize, preview, pretrain, finetune, export, evaluate-ranking, live-replica, evaluate,
-publish.
+crossval, publish.
 Results go to files or stdout; progress and diagnostics to stderr.
 """
 
@@ -70,6 +70,10 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--weight-decay", type=float, default=5e-4)
     t.add_argument("--margin", type=float, default=DEFAULT_MARGIN)
     t.add_argument("--loss", choices=LOSSES, default="all_pairs")
+    t.add_argument("--cross-gap", type=int, default=0,
+                   help="also rank different photos at least this many levels apart (0: off, the paper)")
+    t.add_argument("--cross-weight", type=float, default=1.0, help="weight of the cross-photo hinge")
+    t.add_argument("--init", default=None, help="checkpoint file or manifest id to start from (default: random)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--workers", type=int, default=2, help="DataLoader workers synthesising batches")
     t.add_argument("--threads", type=int, default=None, help="torch threads for the training step")
@@ -147,6 +151,23 @@ def _parser() -> argparse.ArgumentParser:
                     help="also report full-reference PSNR (live-replica only), to check the replica")
     ev.add_argument("--refs-dir", default=None, help="reference images for --psnr-baseline")
     ev.add_argument("--device", default=None)
+
+    cv = sub.add_parser("crossval", help="the paper's protocol: baseline / rank-only / rank+FT over "
+                        "repeated reference-disjoint splits", allow_abbrev=False)
+    cv.add_argument("--init", default=None, help="ranking checkpoint (id or .safetensors); omit for the baseline alone")
+    cv.add_argument("--dataset", required=True, help="NAME:PATH, e.g. live-replica:runs/live_replica")
+    cv.add_argument("--splits", type=_positive_int, default=10, help="split seeds 0..N-1 (default 10)")
+    cv.add_argument("--train-fraction", type=float, default=0.8)
+    cv.add_argument("--epochs", type=_positive_int, default=15)
+    cv.add_argument("--lr", type=float, default=1e-3)
+    cv.add_argument("--no-baseline", action="store_true", help="skip the from-scratch baseline")
+    cv.add_argument("--arch", default=None, help="baseline architecture (default: the --init checkpoint's)")
+    cv.add_argument("--arch-kwargs", type=_json_dict, default={})
+    cv.add_argument("--crop", type=int, default=None)
+    cv.add_argument("--protocol", choices=("paper", "grid", "full"), default=None)
+    cv.add_argument("--jobs", type=_positive_int, default=1, help="splits run in parallel, one thread each")
+    cv.add_argument("--json", default=None, help="also write per-split reports and the summary to this file")
+    cv.add_argument("--device", default=None)
     return p
 
 
@@ -205,6 +226,21 @@ def _cmd_evaluate(a: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_crossval(a: argparse.Namespace) -> int:
+    from rankiqa.train.crossval import cross_validate, summary_table
+
+    result = cross_validate(a.dataset, a.init, a.splits, baseline=not a.no_baseline, jobs=a.jobs,
+                            epochs=a.epochs, lr=a.lr, train_fraction=a.train_fraction, protocol=a.protocol,
+                            arch=a.arch, arch_kwargs=a.arch_kwargs, crop_size=a.crop, device=a.device)
+    for metric, title in (("srocc", "SROCC"), ("plcc_logistic", "PLCC after the 5-parameter logistic")):
+        print(f"### {title}, median of {a.splits} reference-disjoint splits ({a.dataset})\n")
+        print(summary_table(result["summary"], metric) + "\n")
+    print(f"### SROCC, mean ± std over splits\n\n{summary_table(result['summary'], 'srocc', 'mean')}")
+    if a.json:
+        Path(a.json).write_text(json.dumps(result, indent=2))
+    return 0
+
+
 def _cmd_synthesize(a: argparse.Namespace) -> int:
     from rankiqa.train.synthesis import synthesize
 
@@ -230,7 +266,7 @@ def _cmd_pretrain(a: argparse.Namespace) -> int:
         refs=a.refs, heldout=a.heldout, out=a.out, families=a.set, arch=a.arch, arch_kwargs=a.arch_kwargs,
         iters=a.iters, groups_per_batch=a.groups, crop_size=a.crop, lr=a.lr, lr_step=a.lr_step,
         lr_gamma=a.lr_gamma, momentum=a.momentum, weight_decay=a.weight_decay, margin=a.margin, loss=a.loss,
-        seed=a.seed, workers=a.workers, threads=a.threads, checkpoint_every=a.checkpoint_every,
+        cross_gap=a.cross_gap, cross_weight=a.cross_weight, init=a.init, seed=a.seed, workers=a.workers, threads=a.threads, checkpoint_every=a.checkpoint_every,
         eval_every=a.eval_every, eval_groups=a.eval_groups, device=a.device,
     )
     path = pretrain(cfg, resume=a.resume)
@@ -253,7 +289,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = {"synthesize": _cmd_synthesize, "preview": _cmd_preview, "pretrain": _cmd_pretrain,
                "evaluate-ranking": _cmd_evaluate_ranking, "live-replica": _cmd_live_replica,
                "evaluate": _cmd_evaluate, "export": _cmd_export, "finetune": _cmd_finetune,
-               "publish": _cmd_publish}[args.command]
+               "publish": _cmd_publish, "crossval": _cmd_crossval}[args.command]
     try:
         return handler(args)
     except (ValueError, FileNotFoundError, FileExistsError) as exc:
