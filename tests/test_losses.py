@@ -111,3 +111,22 @@ def test_shape_errors():
         all_pairs_ranking_loss(torch.zeros(3), torch.zeros(2), torch.zeros(3))
     with pytest.raises(ValueError, match="1-D"):
         all_pairs_ranking_loss(torch.zeros(3, 1), torch.zeros(3, 1), torch.zeros(3, 1))
+
+
+def test_cross_content_pairs_only_join_different_photos_far_apart():
+    from rankiqa.train.losses import cross_content_loss, cross_content_pairs
+
+    groups = torch.tensor([0, 0, 0, 1, 1, 1])
+    levels = torch.tensor([0, 1, 2, 0, 1, 2])
+    better, worse = cross_content_pairs(groups, levels, 2)
+    assert sorted(zip(better.tolist(), worse.tolist())) == [(0, 5), (3, 2)]
+    better, worse = cross_content_pairs(groups, levels, 1)
+    assert len(better) == 6 and bool((groups[better] != groups[worse]).all())
+    assert bool((levels[worse] - levels[better] >= 1).all())
+    # photo 1 scores far above photo 0 at every level: only the cross pair (3 better than 2) is met
+    scores = torch.tensor([1.0, 0.5, 0.0, 10.0, 9.5, 9.0])
+    result = cross_content_loss(scores, groups, levels, 2, margin=1.0)
+    assert result.num_pairs == 2 and result.accuracy == 0.5
+    assert float(result.loss) == pytest.approx((max(0.0, 9.0 - 1.0 + 1.0) + 0.0) / 2)
+    with pytest.raises(ValueError, match="min_gap"):
+        cross_content_pairs(groups, levels, 0)

@@ -101,3 +101,21 @@ def test_config_validation(refs_dir, tmp_path):
         _cfg(refs_dir, tmp_path, loss="triplet")
     with pytest.raises(ValueError, match="did you mean"):
         _cfg(refs_dir, tmp_path, families="liv")
+
+
+def test_init_from_checkpoint_and_cross_content_hinge(refs_dir, tmp_path, tiny_ckpt):
+    from conftest import TINY_ARCH
+
+    tiny = dict(arch=TINY_ARCH["arch"], arch_kwargs=TINY_ARCH["arch_kwargs"])
+    # lr 0: the exported weights are the --init weights (batch-norm statistics aside, which
+    # training updates), so the run really started from them
+    path = pretrain(_cfg(refs_dir, tmp_path / "a", iters=2, lr=0.0, init=str(tiny_ckpt), cross_gap=2, **tiny))
+    learned = {k: v for k, v in _weights(path).items() if "running_" not in k and "num_batches" not in k}
+    assert _same(learned, {k: v for k, v in _weights(tiny_ckpt).items() if k in learned})
+    rows = (tmp_path / "a" / "log.csv").read_text().splitlines()
+    assert rows[0].split(",")[5] == "cross_pair_accuracy" and rows[1].split(",")[5] != ""
+    assert read_card(path)["training"]["config"]["cross_gap"] == 2
+    with pytest.raises(ValueError, match="pass the checkpoint's --arch"):
+        pretrain(_cfg(refs_dir, tmp_path / "b", iters=2, init=str(tiny_ckpt), arch_kwargs={"width": 0.1}))
+    with pytest.raises(ValueError, match="cross_gap"):
+        _cfg(refs_dir, tmp_path / "c", cross_gap=-1)

@@ -19,7 +19,8 @@ from typing import NamedTuple
 import torch
 
 __all__ = ["DEFAULT_MARGIN", "RankingLoss", "comparable_pairs", "all_pairs_ranking_loss",
-           "random_pairs", "random_pairs_loss", "hard_negative_loss", "hard_fraction", "LOSSES"]
+           "random_pairs", "random_pairs_loss", "hard_negative_loss", "hard_fraction", "LOSSES",
+           "cross_content_pairs", "cross_content_loss"]
 
 #: The margin of RankIQA's own LIVE loss layer (``netloss_live.py``).
 DEFAULT_MARGIN = 10.0
@@ -126,6 +127,31 @@ def hard_negative_loss(scores: torch.Tensor, groups: torch.Tensor, levels: torch
     top = torch.topk(hardness, min(n_hard, hardness.numel())).indices
     better = torch.cat([ab[top], rb[: budget - top.numel()]])
     worse = torch.cat([aw[top], rw[: budget - top.numel()]])
+    return _hinge(scores, better, worse, margin)
+
+
+def cross_content_pairs(groups: torch.Tensor, levels: torch.Tensor, min_gap: int
+                        ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Index tensors ``(better, worse)`` of pairs from *different* groups whose
+    levels differ by at least ``min_gap``.
+
+    Not part of RankIQA: its loss only compares versions of one photo, so
+    nothing ties the scores of two photos together and image content shifts
+    the score. A large level gap (e.g. a clean photo against another photo
+    at a severe level) is a safe order across content, and pins the scale.
+    """
+    if min_gap < 1:
+        raise ValueError(f"min_gap must be >= 1, got {min_gap}")
+    other = groups[:, None] != groups[None, :]
+    far = levels[None, :] - levels[:, None] >= min_gap
+    return torch.nonzero(other & far, as_tuple=True)
+
+
+def cross_content_loss(scores: torch.Tensor, groups: torch.Tensor, levels: torch.Tensor, min_gap: int,
+                       margin: float = DEFAULT_MARGIN) -> RankingLoss:
+    """Hinge loss averaged over :func:`cross_content_pairs`."""
+    _check(scores, groups, levels)
+    better, worse = cross_content_pairs(groups, levels, min_gap)
     return _hinge(scores, better, worse, margin)
 
 

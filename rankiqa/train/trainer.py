@@ -33,11 +33,11 @@ from tqdm import tqdm
 from rankiqa.api import select_device
 from rankiqa.models import build_model
 from rankiqa.train.distortions import resolve_set
-from rankiqa.train.losses import (LOSSES, all_pairs_ranking_loss, hard_fraction, hard_negative_loss,
-                                  random_pairs_loss, DEFAULT_MARGIN, RankingLoss)
+from rankiqa.train.losses import (LOSSES, all_pairs_ranking_loss, cross_content_loss, hard_fraction,
+                                  hard_negative_loss, random_pairs_loss, DEFAULT_MARGIN, RankingLoss)
 from rankiqa.train.metrics import group_ranking_metrics
 from rankiqa.train.ranking_data import GroupBatchSampler, RankedGroups, list_images, make_loader
-from rankiqa.weights.checkpoint import atomic_save_file, save_checkpoint
+from rankiqa.weights.checkpoint import atomic_save_file, network_from_checkpoint, save_checkpoint
 
 __all__ = ["PretrainConfig", "pretrain", "split_refs", "evaluate_ranking", "export_state"]
 
@@ -66,6 +66,11 @@ class PretrainConfig:
     margin: float = DEFAULT_MARGIN
     loss: str = "all_pairs"
     hard_every: int = 5000
+    # Extra hinge over pairs of different photos at least this many levels
+    # apart (0 = off, the paper's loss); see losses.cross_content_pairs.
+    cross_gap: int = 0
+    cross_weight: float = 1.0
+    init: str | None = None  # checkpoint (file or manifest id) to start from instead of random weights
     seed: int = 0
     heldout: list[str] = field(default_factory=list)
     heldout_fraction: float = 0.1
@@ -86,6 +91,8 @@ class PretrainConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0 <= self.heldout_fraction < 1:
             raise ValueError("heldout_fraction must be in [0, 1)")
+        if self.cross_gap < 0 or self.cross_weight < 0:
+            raise ValueError(f"cross_gap and cross_weight must be >= 0, got {self.cross_gap}, {self.cross_weight}")
         resolve_set(self.families)
 
 
@@ -109,13 +116,34 @@ def _lr_at(cfg: PretrainConfig, iteration: int) -> float:
     return cfg.lr * cfg.lr_gamma ** (iteration // cfg.lr_step)
 
 
-def _loss(cfg: PretrainConfig, it: int, scores, groups, levels) -> RankingLoss:
+def _within_loss(cfg: PretrainConfig, it: int, scores, groups, levels) -> RankingLoss:
     if cfg.loss == "all_pairs":
         return all_pairs_ranking_loss(scores, groups, levels, cfg.margin)
     gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + it)
     if cfg.loss == "random_pairs":
         return random_pairs_loss(scores, groups, levels, cfg.margin, gen)
     return hard_negative_loss(scores, groups, levels, hard_fraction(it, cfg.hard_every), cfg.margin, gen)
+
+
+def _loss(cfg: PretrainConfig, it: int, scores, groups, levels) -> tuple[RankingLoss, RankingLoss | None]:
+    """The training loss and its parts: ``(within-photo result with the total loss, cross-photo result)``."""
+    within = _within_loss(cfg, it, scores, groups, levels)
+    if not cfg.cross_gap:
+        return within, None
+    cross = cross_content_loss(scores, groups, levels, cfg.cross_gap, cfg.margin)
+    return within._replace(loss=within.loss + cfg.cross_weight * cross.loss), cross
+
+
+def _initial_model(cfg: PretrainConfig) -> torch.nn.Module:
+    if not cfg.init:
+        return build_model(cfg.arch, **cfg.arch_kwargs)
+    from rankiqa.weights.hub import resolve_checkpoint
+
+    model, card = network_from_checkpoint(resolve_checkpoint(cfg.init)[0])
+    if (card["arch"], card.get("arch_kwargs", {})) != (cfg.arch, cfg.arch_kwargs):
+        raise ValueError(f"--init {cfg.init} is {card['arch']} {card.get('arch_kwargs', {})}, but the run asks for "
+                         f"{cfg.arch} {cfg.arch_kwargs}: pass the checkpoint's --arch and --arch-kwargs")
+    return model.train()
 
 
 @torch.inference_mode()
@@ -247,7 +275,7 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, stop_at: int | None = No
 
     train_refs, held_refs = split_refs(cfg.refs, cfg.heldout, cfg.heldout_fraction)
     torch.manual_seed(cfg.seed)
-    model = build_model(cfg.arch, **cfg.arch_kwargs).to(device)
+    model = _initial_model(cfg).to(device)
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     start = 0
     if resume and state_path.exists():
@@ -269,7 +297,8 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, stop_at: int | None = No
         for p in (log_path, eval_path):
             _truncate_log(p, start)
         (out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
-    log_fields = ["iteration", "loss", "pairs", "violated", "pair_accuracy", "lr", "images_per_s", "elapsed_s"]
+    log_fields = ["iteration", "loss", "pairs", "violated", "pair_accuracy", "cross_pair_accuracy", "lr",
+                  "images_per_s", "elapsed_s"]
     eval_fields = ["iteration", "pair_accuracy", "srocc_level", "pairs"]
     log_file = open(log_path, "a", newline="") if rank == 0 else None
     writer = csv.DictWriter(log_file, log_fields) if log_file else None
@@ -290,7 +319,7 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, stop_at: int | None = No
             for g in opt.param_groups:
                 g["lr"] = lr
             scores = net(images.to(device, non_blocking=True))
-            result = _loss(cfg, it, scores.float(), groups.to(device), levels.to(device))
+            result, cross = _loss(cfg, it, scores.float(), groups.to(device), levels.to(device))
             opt.zero_grad(set_to_none=True)
             result.loss.backward()
             opt.step()
@@ -303,6 +332,7 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, stop_at: int | None = No
                 now = time.perf_counter()
                 row = {"iteration": it, "loss": f"{loss_value:.6g}", "pairs": result.num_pairs,
                        "violated": f"{result.violated:.4f}", "pair_accuracy": f"{result.accuracy:.4f}",
+                       "cross_pair_accuracy": f"{cross.accuracy:.4f}" if cross else "",
                        "lr": f"{lr:.3g}", "images_per_s": f"{images_since * world / (now - tick):.2f}",
                        "elapsed_s": f"{now - t0:.1f}"}
                 writer.writerow(row)
