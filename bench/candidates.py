@@ -25,9 +25,8 @@ sys.path.insert(0, str(ROOT))
 from rankiqa.models import build_model  # noqa: E402
 from rankiqa.train.datasets import load_live_replica  # noqa: E402
 from rankiqa.train.evaluation import evaluate_dataset, score_dataset  # noqa: E402
-from rankiqa.train.losses import all_pairs_ranking_loss  # noqa: E402
 from rankiqa.train.ranking_data import GroupBatchSampler, RankedGroups, collate_groups  # noqa: E402
-from rankiqa.train.trainer import evaluate_ranking, split_refs  # noqa: E402
+from rankiqa.train.trainer import PretrainConfig, evaluate_ranking, split_refs, training_loss  # noqa: E402
 from rankiqa.weights.checkpoint import save_checkpoint  # noqa: E402
 
 CANDIDATES = [
@@ -39,8 +38,9 @@ CANDIDATES = [
 
 def run_candidate(job: tuple) -> str:
     """Train and measure one candidate; returns its table row."""
-    (arch, kwargs, crop), refs, replica_dir, family_set, cpu_seconds, groups, lr = job
+    (arch, kwargs, crop), refs, replica_dir, family_set, cpu_seconds, groups, lr, cross_gap = job
     torch.set_num_threads(1)
+    cfg = PretrainConfig(refs=[refs], out="", families=family_set, margin=1.0, cross_gap=cross_gap)
     train_refs, held_refs = split_refs([refs], [], 0.1)
     torch.manual_seed(0)
     model = build_model(arch, **kwargs)
@@ -51,7 +51,7 @@ def run_candidate(job: tuple) -> str:
     while spent < cpu_seconds:
         x, g, lv = collate_groups([train[i] for i in sampler.batch(it)])
         t = time.thread_time()
-        r = all_pairs_ranking_loss(model(x), g, lv, 1.0)
+        r, _ = training_loss(cfg, it, model(x), g, lv)
         opt.zero_grad()
         r.loss.backward()
         opt.step()
@@ -79,12 +79,15 @@ def main() -> None:
     p.add_argument("--cpu-seconds", type=float, default=240.0)
     p.add_argument("--groups", type=int, default=6)
     p.add_argument("--lr", type=float, default=0.01)
+    p.add_argument("--cross-gap", type=int, default=0, help="cross-photo hinge, as pretrain --cross-gap")
     p.add_argument("--jobs", type=int, default=1, help="candidates trained in parallel processes")
     args = p.parse_args()
-    print(f"## Candidates: {args.cpu_seconds:.0f} CPU-s of training steps each, set {args.set}, all-pairs loss\n")
+    print(f"## Candidates: {args.cpu_seconds:.0f} CPU-s of training steps each, set {args.set}, all-pairs loss"
+          f"{f' + cross-photo hinge (gap {args.cross_gap})' if args.cross_gap else ''}\n")
     print("| arch | crop | params | iterations | held-out pair acc | LIVE SROCC all | jp2k | jpeg | wn | gblur |")
     print("|---|---|---|---|---|---|---|---|---|---|", flush=True)
-    jobs = [(c, args.refs, args.replica, args.set, args.cpu_seconds, args.groups, args.lr) for c in CANDIDATES]
+    jobs = [(c, args.refs, args.replica, args.set, args.cpu_seconds, args.groups, args.lr, args.cross_gap)
+            for c in CANDIDATES]
     with ProcessPoolExecutor(args.jobs) as pool:
         for row in pool.map(run_candidate, jobs):
             print(row, flush=True)

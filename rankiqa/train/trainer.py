@@ -39,7 +39,7 @@ from rankiqa.train.metrics import group_ranking_metrics
 from rankiqa.train.ranking_data import GroupBatchSampler, RankedGroups, list_images, make_loader
 from rankiqa.weights.checkpoint import atomic_save_file, network_from_checkpoint, save_checkpoint
 
-__all__ = ["PretrainConfig", "pretrain", "split_refs", "evaluate_ranking", "export_state"]
+__all__ = ["PretrainConfig", "pretrain", "split_refs", "evaluate_ranking", "export_state", "training_loss"]
 
 STATE_FILE = "state.safetensors"
 MODEL_FILE = "model.safetensors"
@@ -125,7 +125,7 @@ def _within_loss(cfg: PretrainConfig, it: int, scores, groups, levels) -> Rankin
     return hard_negative_loss(scores, groups, levels, hard_fraction(it, cfg.hard_every), cfg.margin, gen)
 
 
-def _loss(cfg: PretrainConfig, it: int, scores, groups, levels) -> tuple[RankingLoss, RankingLoss | None]:
+def training_loss(cfg: PretrainConfig, it: int, scores, groups, levels) -> tuple[RankingLoss, RankingLoss | None]:
     """The training loss and its parts: ``(within-photo result with the total loss, cross-photo result)``."""
     within = _within_loss(cfg, it, scores, groups, levels)
     if not cfg.cross_gap:
@@ -319,7 +319,7 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, stop_at: int | None = No
             for g in opt.param_groups:
                 g["lr"] = lr
             scores = net(images.to(device, non_blocking=True))
-            result, cross = _loss(cfg, it, scores.float(), groups.to(device), levels.to(device))
+            result, cross = training_loss(cfg, it, scores.float(), groups.to(device), levels.to(device))
             opt.zero_grad(set_to_none=True)
             result.loss.backward()
             opt.step()
