@@ -266,8 +266,9 @@ def _cmd_pretrain(a: argparse.Namespace) -> int:
         refs=a.refs, heldout=a.heldout, out=a.out, families=a.set, arch=a.arch, arch_kwargs=a.arch_kwargs,
         iters=a.iters, groups_per_batch=a.groups, crop_size=a.crop, lr=a.lr, lr_step=a.lr_step,
         lr_gamma=a.lr_gamma, momentum=a.momentum, weight_decay=a.weight_decay, margin=a.margin, loss=a.loss,
-        cross_gap=a.cross_gap, cross_weight=a.cross_weight, init=a.init, seed=a.seed, workers=a.workers, threads=a.threads, checkpoint_every=a.checkpoint_every,
-        eval_every=a.eval_every, eval_groups=a.eval_groups, device=a.device,
+        cross_gap=a.cross_gap, cross_weight=a.cross_weight, init=a.init, seed=a.seed, workers=a.workers,
+        threads=a.threads, checkpoint_every=a.checkpoint_every, eval_every=a.eval_every,
+        eval_groups=a.eval_groups, device=a.device,
     )
     path = pretrain(cfg, resume=a.resume)
     if os.environ.get("RANK", "0") == "0":  # under torchrun only rank 0 reports

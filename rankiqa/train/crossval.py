@@ -19,6 +19,7 @@ import multiprocessing
 import sys
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import nullcontext
 from typing import Any, Sequence
 
 import numpy as np
@@ -38,10 +39,12 @@ def _subset(data: Dataset, indices: Sequence[int]) -> Dataset:
 def run_split(dataset: str, seed: int, init: str | None, methods: Sequence[str], epochs: int = 15,
               lr: float = 1e-3, train_fraction: float = 0.8, protocol: str | None = None,
               arch: str | None = None, arch_kwargs: dict[str, Any] | None = None, crop_size: int | None = None,
-              threads: int | None = 1, device: str | None = None) -> dict[str, dict[str, Any]]:
+              threads: int | None = 1, device: str | None = None, data: Dataset | None = None
+              ) -> dict[str, dict[str, Any]]:
     """Train and score every method on split ``seed``; returns ``{method: evaluate_dataset report}``.
 
     The baseline takes the architecture of ``init`` unless ``arch`` is given.
+    ``data`` is ``dataset`` already loaded (loaded here if omitted).
     """
     import torch
 
@@ -52,7 +55,7 @@ def run_split(dataset: str, seed: int, init: str | None, methods: Sequence[str],
 
     if threads:
         torch.set_num_threads(threads)
-    data = load_dataset(dataset)
+    data = data if data is not None else load_dataset(dataset)
     test = _subset(data, reference_split(data.samples, seed, train_fraction)[1])
     card = read_card(resolve_checkpoint(init)[0]) if init else {}
     common = dict(dataset=dataset, split="train", split_seed=seed, train_fraction=train_fraction, epochs=epochs,
@@ -93,20 +96,16 @@ def cross_validate(dataset: str, init: str | None = None, splits: int = 10, base
         methods = [METHODS[0]]
     else:
         raise ValueError("give init (a ranking checkpoint) or arch (for the baseline alone)")
-    load_dataset(dataset)  # fail here, not in a worker, on a bad dataset
-    job_args = [dict(dataset=dataset, seed=s, init=init, methods=methods, **kwargs) for s in range(splits)]
-    if jobs == 1:
-        results = []
-        for a in job_args:
-            results.append(run_split(**a))
-            _report_progress(len(results), splits, results[-1])
-    else:
-        results = []
-        # spawn, not fork: forking a process whose torch thread pools have run can deadlock
-        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-            for r in pool.map(_run_split_job, job_args):
-                results.append(r)
-                _report_progress(len(results), splits, r)
+    data = load_dataset(dataset)  # once, here: a bad dataset fails before any training
+    job_args = [dict(dataset=dataset, seed=s, init=init, methods=methods, data=data, **kwargs)
+                for s in range(splits)]
+    results = []
+    # spawn, not fork: forking a process whose torch thread pools have run can deadlock
+    pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) if jobs > 1 else None
+    with pool or nullcontext():
+        for r in (pool.map if pool else map)(_run_split_job, job_args):
+            results.append(r)
+            _report_progress(len(results), splits, r)
     return {"dataset": dataset, "init": init, "splits": results, "summary": summarise(results),
             "settings": {"splits": splits} | {k: v for k, v in kwargs.items() if k != "device"}}
 

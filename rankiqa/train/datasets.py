@@ -9,8 +9,9 @@ their label table: the dataset's own files where we read their format (LIVE's
 ``mos_with_names.txt``, KADID's ``dmos.csv``), or the ``meta_info_*.csv``
 table of the popular IQA toolbox that repackages all of them (put it in the
 dataset folder, or pass ``labels=``). CSIQ's own ``csiq.DMOS.xlsx`` is not
-read (no xlsx reader among our dependencies): use the toolbox table or a CSV. Missing images are an error naming them;
-image files the labels do not mention are reported in a warning.
+read (no xlsx reader among our dependencies): use the toolbox table or a CSV.
+Missing images are an error naming them; image files the labels do not
+mention are reported in a warning.
 
 | name | layout (under the dataset folder) | score |
 |---|---|---|
