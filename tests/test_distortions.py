@@ -112,6 +112,11 @@ def test_sets():
     assert all(num_levels(n) == 5 for n in SETS["live"])
     assert len(SETS["mlive"]) == 2 and all(num_levels(n) == 9 for n in SETS["mlive"])
     assert set(SETS["all"]) == set(DISTORTIONS)
+    assert len(SETS["kadid"]) == 27 and all(num_levels(n) == 5 for n in SETS["kadid"])
+    assert all(num_levels(n) == 5 for n in SETS["capture"] + ("camera_chain",))
+    assert set(SETS["broad"]) == set(SETS["live_wide"] + SETS["kadid"] + SETS["capture"]) | {"camera_chain"}
+    # every family of every set is in exactly the modules' registry, each with a level table
+    assert set(LEVELS) == set(DISTORTIONS) and STOCHASTIC <= set(DISTORTIONS)
     assert resolve_set("live,tid_block") == SETS["live"] + ("tid_block",)
 
 
@@ -169,3 +174,48 @@ def test_bad_arguments(bad, match, photo):
 def test_unknown_set():
     with pytest.raises(ValueError, match="did you mean 'live'"):
         resolve_set("lve")
+
+
+def test_new_noise_statistics():
+    flat = np.full((256, 256, 3), 128, np.uint8)
+    out = apply_distortion("kadid_impulse_noise", flat, 5, 0)
+    assert abs(np.mean((out == 0) | (out == 255)) - LEVELS["kadid_impulse_noise"][4]) < 0.005
+    # Sensor noise is signal-dependent: more noise (in linear light) on a brighter patch.
+    from rankiqa.train.distortions._common import srgb_to_linear
+
+    def linear_std(grey: int) -> float:
+        img = np.full((128, 128, 3), grey, np.uint8)
+        return float(srgb_to_linear(apply_distortion("sensor_noise", img, 4, 1).astype(np.float32) / 255).std())
+
+    assert linear_std(200) > 1.5 * linear_std(60)
+    # Chroma noise: the three channels' noise is not the same (coloured), yet correlated
+    # between neighbours (blotches), unlike white noise.
+    noisy = apply_distortion("sensor_noise", flat, 5, 2).astype(np.float64) - 128
+    assert np.corrcoef(noisy[..., 0].ravel(), noisy[..., 2].ravel())[0, 1] < 0.5
+    neighbour = np.corrcoef(noisy[:, :-1, 1].ravel(), noisy[:, 1:, 1].ravel())[0, 1]
+    white = apply_distortion("kadid_white_noise", flat, 5, 2).astype(np.float64) - 128
+    assert neighbour > 0.1 > abs(np.corrcoef(white[:, :-1, 1].ravel(), white[:, 1:, 1].ravel())[0, 1])
+
+
+def test_blur_kernels():
+    from rankiqa.train.distortions._common import disk_kernel
+    from rankiqa.train.distortions.blur import motion_kernel, shake_kernel
+
+    rng = np.random.default_rng(0)
+    for k in (disk_kernel(3.5), motion_kernel(9, 0.7), shake_kernel(15, rng)):
+        assert k.sum() == pytest.approx(1.0, abs=1e-5) and (k >= 0).all()
+    k = motion_kernel(9, 0.0)  # horizontal: one row carries it all
+    assert k.shape == (9, 9) and k[4].sum() == pytest.approx(1.0, abs=1e-5)
+    # A shake path is curved: its kernel is not a line (more than one row and column carry weight).
+    s = shake_kernel(15, np.random.default_rng(3))
+    assert (s.sum(axis=0) > 0.01).sum() > 3 and (s.sum(axis=1) > 0.01).sum() > 3
+    assert s.shape[0] >= 15
+
+
+def test_camera_chain_every_stage_grows_with_level(photo):
+    # Same draw for every level: the stage order and weights are shared, so the
+    # levels are strictly ordered (quality falls) and any two are comparable.
+    outs = [apply_distortion("camera_chain", photo, lv, rng=11) for lv in range(1, 6)]
+    p = [psnr(photo, o) for o in outs]
+    assert all(a > b for a, b in zip(p, p[1:])), p
+    assert [rank_level("camera_chain", k) for k in range(6)] == list(range(6))

@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from tqdm import tqdm
 
-from rankiqa.train.distortions import LEVELS, apply_distortion, resolve_set
+from rankiqa.train.distortions import LEVELS, apply_distortion, level_rng, resolve_set
 from rankiqa.train.ranking_data import list_images, read_rgb
 
 __all__ = ["synthesize", "contact_sheet"]
@@ -26,11 +26,12 @@ def _job_seed(seed: int, ref: str, family: str) -> list[int]:
 def _make_one(args: tuple[str, str, str, int, Sequence[tuple[int, str]]]) -> int:
     ref, root_out, family, seed, todo = args
     image = read_rgb(ref)
-    rng = np.random.default_rng(_job_seed(seed, Path(ref).name, family))
+    job_seed = _job_seed(seed, Path(ref).name, family)
+    rng = np.random.default_rng(job_seed)
     done = 0
     for level, rel in todo:
         target = Path(root_out) / rel
-        out = apply_distortion(family, image, level, rng)
+        out = apply_distortion(family, image, level, level_rng(family, job_seed, rng))
         if target.exists():  # already written by an earlier, interrupted run
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -106,7 +107,8 @@ def contact_sheet(image: np.ndarray, families: Iterable[str], thumb: int = 160, 
         draw.text((4, y + thumb // 2), fam, fill="black", font=font)
         for level in range(len(LEVELS[fam]) + 1):
             # Distort the full photo so large blurs and JPEG blocks look as they would.
-            out = apply_distortion(fam, image, level, np.random.default_rng([seed, row, level]))
+            rng = level_rng(fam, [seed, row], np.random.default_rng([seed, row, level]))
+            out = apply_distortion(fam, image, level, rng)
             tile = Image.fromarray(out[y0:y0 + side, x0:x0 + side]).resize((thumb, thumb), Image.Resampling.BOX)
             sheet.paste(tile, (label_w + level * (thumb + pad), y + text_h))
     return sheet
