@@ -119,3 +119,35 @@ def test_init_from_checkpoint_and_cross_content_hinge(refs_dir, tmp_path, tiny_c
         pretrain(_cfg(refs_dir, tmp_path / "b", iters=2, init=str(tiny_ckpt), arch_kwargs={"width": 0.1}))
     with pytest.raises(ValueError, match="cross_gap"):
         _cfg(refs_dir, tmp_path / "c", cross_gap=-1)
+
+
+def test_teacher_hinge_in_training(refs_dir, tmp_path):
+    pytest.importorskip("piq")
+    path = pretrain(_cfg(refs_dir, tmp_path / "t", iters=3, crop_size=48, families="live,kadid_motion_blur",
+                         teacher="ms_gmsd,haarpsi", teacher_gap=0.5, cross_gap=2))
+    rows = [r.split(",") for r in (tmp_path / "t" / "log.csv").read_text().splitlines()]
+    col = rows[0].index("teacher_pairs")
+    assert rows[0][col + 1] == "teacher_pair_accuracy"
+    assert all(int(r[col]) > 0 for r in rows[1:])  # every batch had quality-discriminable pairs
+    cfg = read_card(path)["training"]["config"]
+    assert (cfg["teacher"], cfg["teacher_gap"]) == ("ms_gmsd,haarpsi", 0.5)
+    with pytest.raises(ValueError, match="did you mean"):
+        _cfg(refs_dir, tmp_path / "u", teacher="ms_gmsdd")
+    with pytest.raises(ValueError, match="teacher_gap"):
+        _cfg(refs_dir, tmp_path / "v", teacher="gmsd", teacher_gap=0)
+
+
+def test_warmup_curriculum_and_resume_across_stages(refs_dir, tmp_path):
+    kw = dict(families="kadid_motion_blur,jpeg", warmup_families="gblur", warmup_iters=3, checkpoint_every=2)
+    full = pretrain(_cfg(refs_dir, tmp_path / "a", **kw))
+    pretrain(_cfg(refs_dir, tmp_path / "b", **kw), stop_at=3)  # last checkpoint at 2, inside the warm-up
+    resumed = pretrain(_cfg(refs_dir, tmp_path / "b", **kw), resume=True)
+    assert _same(_weights(full), _weights(resumed))
+    # The warm-up changes the run: the same recipe without it ends elsewhere.
+    plain = pretrain(_cfg(refs_dir, tmp_path / "c", families=kw["families"]))
+    assert not _same(_weights(full), _weights(plain))
+    assert read_card(full)["training"]["config"]["warmup_families"] == "gblur"
+    with pytest.raises(ValueError, match="go together"):
+        _cfg(refs_dir, tmp_path / "d", warmup_iters=2)
+    with pytest.raises(ValueError, match="did you mean"):
+        _cfg(refs_dir, tmp_path / "e", warmup_families="gblr", warmup_iters=2)

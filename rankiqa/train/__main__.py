@@ -58,6 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--refs", required=True, nargs="+", help="folders/files of clean training photos")
     t.add_argument("--heldout", nargs="*", default=[], help="held-out photos (default: a fixed 10%% of --refs)")
     t.add_argument("--set", default="live")
+    t.add_argument("--warmup-set", default="", help="families of the first --warmup-iters iterations (curriculum)")
+    t.add_argument("--warmup-iters", type=int, default=0)
     t.add_argument("--arch", default="vgg16")
     t.add_argument("--arch-kwargs", type=_json_dict, default={}, help="JSON object, e.g. '{\"width\": 0.125}'")
     t.add_argument("--iters", type=_positive_int, default=50000)
@@ -73,6 +75,12 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--cross-gap", type=int, default=0,
                    help="also rank different photos at least this many levels apart (0: off, the paper)")
     t.add_argument("--cross-weight", type=float, default=1.0, help="weight of the cross-photo hinge")
+    t.add_argument("--teacher", default="",
+                   help="full-reference teachers for a hinge over any two items of a batch, comma-separated, "
+                        "e.g. ms_gmsd,haarpsi (default: off; needs rankiqa[train])")
+    t.add_argument("--teacher-gap", type=float, default=1.0,
+                   help="pairs count when every teacher agrees by at least this many units")
+    t.add_argument("--teacher-weight", type=float, default=1.0, help="weight of the teacher hinge")
     t.add_argument("--init", default=None, help="checkpoint file or manifest id to start from (default: random)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--workers", type=int, default=2, help="DataLoader workers synthesising batches")
@@ -263,10 +271,12 @@ def _cmd_pretrain(a: argparse.Namespace) -> int:
     from rankiqa.train.trainer import PretrainConfig, pretrain
 
     cfg = PretrainConfig(
-        refs=a.refs, heldout=a.heldout, out=a.out, families=a.set, arch=a.arch, arch_kwargs=a.arch_kwargs,
+        refs=a.refs, heldout=a.heldout, out=a.out, families=a.set, warmup_families=a.warmup_set,
+        warmup_iters=a.warmup_iters, arch=a.arch, arch_kwargs=a.arch_kwargs,
         iters=a.iters, groups_per_batch=a.groups, crop_size=a.crop, lr=a.lr, lr_step=a.lr_step,
         lr_gamma=a.lr_gamma, momentum=a.momentum, weight_decay=a.weight_decay, margin=a.margin, loss=a.loss,
-        cross_gap=a.cross_gap, cross_weight=a.cross_weight, init=a.init, seed=a.seed, workers=a.workers,
+        cross_gap=a.cross_gap, cross_weight=a.cross_weight, teacher=a.teacher, teacher_gap=a.teacher_gap,
+        teacher_weight=a.teacher_weight, init=a.init, seed=a.seed, workers=a.workers,
         threads=a.threads, checkpoint_every=a.checkpoint_every, eval_every=a.eval_every,
         eval_groups=a.eval_groups, device=a.device,
     )

@@ -20,7 +20,7 @@ import torch
 
 __all__ = ["DEFAULT_MARGIN", "RankingLoss", "comparable_pairs", "all_pairs_ranking_loss",
            "random_pairs", "random_pairs_loss", "hard_negative_loss", "hard_fraction", "LOSSES",
-           "cross_content_pairs", "cross_content_loss"]
+           "cross_content_pairs", "cross_content_loss", "teacher_pairs", "teacher_loss"]
 
 #: The margin of RankIQA's own LIVE loss layer (``netloss_live.py``).
 DEFAULT_MARGIN = 10.0
@@ -152,6 +152,34 @@ def cross_content_loss(scores: torch.Tensor, groups: torch.Tensor, levels: torch
     """Hinge loss averaged over :func:`cross_content_pairs`."""
     _check(scores, groups, levels)
     better, worse = cross_content_pairs(groups, levels, min_gap)
+    return _hinge(scores, better, worse, margin)
+
+
+def teacher_pairs(teacher: torch.Tensor, units: torch.Tensor, gap: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Index tensors ``(better, worse)`` of the quality-discriminable pairs of a batch.
+
+    ``teacher`` is ``[M, T]`` (full-reference scores, higher = better, see
+    :mod:`rankiqa.train.teacher`), ``units`` ``[T]`` the scale of each column.
+    A pair of *any* two items (other photos and families included) counts when
+    every teacher prefers the same item by at least ``gap`` units (dipIQ's
+    quality-discriminable pairs, Ma et al. 2017): where the teachers disagree
+    or differ little, the order is left to the network.
+    """
+    if teacher.dim() != 2 or units.shape != teacher.shape[1:]:
+        raise ValueError(f"teacher must be [M, T] and units [T], got {tuple(teacher.shape)}, {tuple(units.shape)}")
+    if gap <= 0:
+        raise ValueError(f"gap must be > 0, got {gap}")
+    diff = (teacher[:, None, :] - teacher[None, :, :]) / units  # [i, j, t]: how much i beats j
+    return torch.nonzero((diff >= gap).all(dim=2), as_tuple=True)
+
+
+def teacher_loss(scores: torch.Tensor, teacher: torch.Tensor, units: torch.Tensor, gap: float,
+                 margin: float = DEFAULT_MARGIN) -> RankingLoss:
+    """Hinge loss averaged over :func:`teacher_pairs`."""
+    if scores.dim() != 1 or teacher.shape[0] != scores.shape[0]:
+        raise ValueError(f"scores [M] and teacher [M, T] must agree, got {tuple(scores.shape)}, "
+                         f"{tuple(teacher.shape)}")
+    better, worse = teacher_pairs(teacher, units, gap)
     return _hinge(scores, better, worse, margin)
 
 

@@ -13,6 +13,13 @@ blur of its own.
 Randomness is a pure function of ``(seed, draw index)``: a batch depends on
 its position in the stream only, whichever DataLoader worker makes it. This
 is what lets a resumed training run see exactly the batches it would have.
+Families in :data:`~rankiqa.train.distortions.SHARED_DRAW` get the same
+random numbers at every level of a group (one noise pattern or blur path,
+scaled by the level); the others one generator running across the levels.
+
+With ``teachers`` each group also carries full-reference scores of every
+image against its clean crop (:mod:`rankiqa.train.teacher`), computed here,
+in the loader's workers, so the training step does not wait for them.
 """
 
 from __future__ import annotations
@@ -27,7 +34,8 @@ from torch.utils.data import Dataset, Sampler
 
 from rankiqa.io import IMAGE_SUFFIXES
 from rankiqa.protocols import pad_to_min_size
-from rankiqa.train.distortions import LEVELS, apply_distortion, rank_level, resolve_set
+from rankiqa.train.distortions import LEVELS, apply_distortion, level_rng, rank_level, resolve_set
+from rankiqa.train.teacher import resolve_teachers, teacher_scores
 
 __all__ = ["list_images", "read_rgb", "RankedGroups", "GroupBatchSampler", "collate_groups",
            "make_loader", "MARGIN"]
@@ -60,11 +68,13 @@ class RankedGroups(Dataset):
     An index is a ``(item, draw)`` pair from :class:`GroupBatchSampler`:
     ``item`` picks the (photo, family), ``draw`` seeds the crop position and
     the stochastic distortions. Each item returns ``(images, levels)``:
-    uint8 ``[n, 3, crop, crop]`` and the rank level of each image.
+    uint8 ``[n, 3, crop, crop]`` and the rank level of each image; with
+    ``teachers``, ``(images, levels, teacher scores float [n, T])``.
     """
 
     def __init__(self, refs: Sequence[str | Path], families: str | Sequence[str] = "live",
-                 crop_size: int = 224, seed: int = 0, cache_images: bool = False):
+                 crop_size: int = 224, seed: int = 0, cache_images: bool = False,
+                 teachers: str | Sequence[str] = ()):
         self.refs = [Path(r) for r in refs]
         if not self.refs:
             raise ValueError("no reference photos given")
@@ -73,6 +83,7 @@ class RankedGroups(Dataset):
             raise ValueError(f"crop_size must be >= 16, got {crop_size}")
         self.crop_size = crop_size
         self.seed = seed
+        self.teachers = resolve_teachers(teachers)
         self._cache: dict[int, np.ndarray] | None = {} if cache_images else None
 
     def __len__(self) -> int:
@@ -86,7 +97,7 @@ class RankedGroups(Dataset):
             self._cache[i] = img
         return img
 
-    def __getitem__(self, index: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, index: tuple[int, int]) -> tuple[torch.Tensor, ...]:
         item, draw = index
         ref_i, fam_i = divmod(int(item), len(self.families))
         family = self.families[fam_i]
@@ -97,11 +108,15 @@ class RankedGroups(Dataset):
         images = [region[oy:oy + c, ox:ox + c]]
         levels = [0]
         for level in range(1, len(LEVELS[family]) + 1):
-            out = apply_distortion(family, region, level, rng)
+            out = apply_distortion(family, region, level, level_rng(family, [self.seed, int(draw), 1], rng))
             images.append(out[oy:oy + c, ox:ox + c])
             levels.append(rank_level(family, level))
-        stack = torch.from_numpy(np.ascontiguousarray(np.stack(images))).permute(0, 3, 1, 2)
-        return stack.contiguous(), torch.tensor(levels, dtype=torch.long)
+        stack = torch.from_numpy(np.ascontiguousarray(np.stack(images))).permute(0, 3, 1, 2).contiguous()
+        levels_t = torch.tensor(levels, dtype=torch.long)
+        if not self.teachers:
+            return stack, levels_t
+        x = stack.float().div_(255.0)
+        return stack, levels_t, teacher_scores(x, x[0], self.teachers)
 
 
 def _region_around_crop(photo: np.ndarray, crop: int, rng: np.random.Generator
@@ -160,12 +175,14 @@ class GroupBatchSampler(Sampler[list[tuple[int, int]]]):
             k += 1
 
 
-def collate_groups(groups: list[tuple[torch.Tensor, torch.Tensor]]
-                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Concatenate groups into ``(images float [M,3,c,c] in [0,1], group ids [M], levels [M])``."""
+def collate_groups(groups: list[tuple[torch.Tensor, ...]]) -> tuple[torch.Tensor, ...]:
+    """Concatenate groups into ``(images float [M,3,c,c] in [0,1], group ids [M], levels [M])``,
+    plus ``teacher scores [M, T]`` when the groups carry them."""
     images = torch.cat([g[0] for g in groups]).float().div_(255.0)
     levels = torch.cat([g[1] for g in groups])
     ids = torch.cat([torch.full((len(g[1]),), i, dtype=torch.long) for i, g in enumerate(groups)])
+    if len(groups[0]) > 2:
+        return images, ids, levels, torch.cat([g[2] for g in groups])
     return images, ids, levels
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import itertools
 import json
 import math
 import os
@@ -34,9 +35,10 @@ from rankiqa.api import select_device
 from rankiqa.models import build_model
 from rankiqa.train.distortions import resolve_set
 from rankiqa.train.losses import (LOSSES, all_pairs_ranking_loss, cross_content_loss, hard_fraction,
-                                  hard_negative_loss, random_pairs_loss, DEFAULT_MARGIN, RankingLoss)
+                                  hard_negative_loss, random_pairs_loss, teacher_loss, DEFAULT_MARGIN, RankingLoss)
 from rankiqa.train.metrics import group_ranking_metrics
 from rankiqa.train.ranking_data import GroupBatchSampler, RankedGroups, list_images, make_loader
+from rankiqa.train.teacher import UNITS, resolve_teachers
 from rankiqa.weights.checkpoint import atomic_save_file, network_from_checkpoint, save_checkpoint
 
 __all__ = ["PretrainConfig", "pretrain", "split_refs", "evaluate_ranking", "export_state", "training_loss"]
@@ -53,6 +55,11 @@ class PretrainConfig:
     refs: list[str]
     out: str
     families: str = "live"
+    # Curriculum: the first warmup_iters iterations train on warmup_families
+    # (e.g. live_wide, which a random network learns to order in ~100
+    # iterations) before the full set; 0 = off.
+    warmup_families: str = ""
+    warmup_iters: int = 0
     arch: str = "vgg16"
     arch_kwargs: dict[str, Any] = field(default_factory=dict)
     iters: int = 50000
@@ -70,6 +77,12 @@ class PretrainConfig:
     # apart (0 = off, the paper's loss); see losses.cross_content_pairs.
     cross_gap: int = 0
     cross_weight: float = 1.0
+    # Extra hinge over any two items of a batch that full-reference teachers
+    # (comma-separated names, "" = off) agree on by >= teacher_gap units;
+    # see losses.teacher_pairs.
+    teacher: str = ""
+    teacher_gap: float = 1.0
+    teacher_weight: float = 1.0
     init: str | None = None  # checkpoint (file or manifest id) to start from instead of random weights
     seed: int = 0
     heldout: list[str] = field(default_factory=list)
@@ -93,7 +106,16 @@ class PretrainConfig:
             raise ValueError("heldout_fraction must be in [0, 1)")
         if self.cross_gap < 0 or self.cross_weight < 0:
             raise ValueError(f"cross_gap and cross_weight must be >= 0, got {self.cross_gap}, {self.cross_weight}")
+        if self.teacher_gap <= 0 or self.teacher_weight < 0:
+            raise ValueError(f"teacher_gap must be > 0 and teacher_weight >= 0, got {self.teacher_gap}, "
+                             f"{self.teacher_weight}")
         resolve_set(self.families)
+        if self.warmup_iters < 0 or bool(self.warmup_iters) != bool(self.warmup_families):
+            raise ValueError("warmup_families and warmup_iters > 0 go together "
+                             f"(got {self.warmup_families!r}, {self.warmup_iters})")
+        if self.warmup_families:
+            resolve_set(self.warmup_families)
+        resolve_teachers(self.teacher)
 
 
 def split_refs(refs: list[str], heldout: list[str], fraction: float) -> tuple[list[Path], list[Path]]:
@@ -125,13 +147,25 @@ def _within_loss(cfg: PretrainConfig, it: int, scores, groups, levels) -> Rankin
     return hard_negative_loss(scores, groups, levels, hard_fraction(it, cfg.hard_every), cfg.margin, gen)
 
 
-def training_loss(cfg: PretrainConfig, it: int, scores, groups, levels) -> tuple[RankingLoss, RankingLoss | None]:
-    """The training loss and its parts: ``(within-photo result with the total loss, cross-photo result)``."""
+def training_loss(cfg: PretrainConfig, it: int, scores, groups, levels, teacher=None
+                  ) -> tuple[RankingLoss, dict[str, RankingLoss]]:
+    """The training loss and its parts: ``(within-photo result with the total loss, {"cross": ..., "teacher": ...})``.
+
+    ``teacher`` holds the batch's teacher scores ``[M, T]`` when ``cfg.teacher`` is set.
+    """
     within = _within_loss(cfg, it, scores, groups, levels)
-    if not cfg.cross_gap:
-        return within, None
-    cross = cross_content_loss(scores, groups, levels, cfg.cross_gap, cfg.margin)
-    return within._replace(loss=within.loss + cfg.cross_weight * cross.loss), cross
+    total, parts = within.loss, {}
+    if cfg.cross_gap:
+        parts["cross"] = cross_content_loss(scores, groups, levels, cfg.cross_gap, cfg.margin)
+        total = total + cfg.cross_weight * parts["cross"].loss
+    names = resolve_teachers(cfg.teacher)
+    if names:
+        if teacher is None:
+            raise ValueError(f"the run uses teachers {names} but the batch carries no teacher scores")
+        units = torch.tensor([UNITS[n] for n in names], dtype=teacher.dtype, device=teacher.device)
+        parts["teacher"] = teacher_loss(scores, teacher, units, cfg.teacher_gap, cfg.margin)
+        total = total + cfg.teacher_weight * parts["teacher"].loss
+    return within._replace(loss=total), parts
 
 
 def _initial_model(cfg: PretrainConfig) -> torch.nn.Module:
@@ -256,6 +290,21 @@ def _distributed() -> tuple[int, int]:
     return 0, 1
 
 
+def _stage_loaders(cfg: PretrainConfig, train_refs: list[Path], start: int, rank: int, world: int):
+    """Batches from iteration ``start`` on: the warm-up families up to ``warmup_iters``, then the full set."""
+    stages = [(cfg.warmup_families, 0, cfg.warmup_iters)] if cfg.warmup_iters else []
+    stages.append((cfg.families, cfg.warmup_iters, cfg.iters))
+    loaders = []
+    for families, first, last in stages:
+        if start >= last:
+            continue
+        dataset = RankedGroups(train_refs, families, cfg.crop_size, seed=cfg.seed, teachers=cfg.teacher)
+        sampler = GroupBatchSampler(len(dataset), cfg.groups_per_batch, cfg.seed, start=max(start, first),
+                                    num_batches=last, rank=rank, num_replicas=world)
+        loaders.append(make_loader(dataset, sampler, cfg.workers))
+    return itertools.chain.from_iterable(loaders)
+
+
 def pretrain(cfg: PretrainConfig, resume: bool = False, stop_at: int | None = None,
              on_log: Callable[[dict[str, Any]], None] | None = None) -> Path:
     """Run (or resume) ranking pre-training; returns the exported model path.
@@ -286,19 +335,16 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, stop_at: int | None = No
     if world > 1:
         net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
-    dataset = RankedGroups(train_refs, cfg.families, cfg.crop_size, seed=cfg.seed)
     held = RankedGroups(held_refs, cfg.families, cfg.crop_size, seed=cfg.seed) if held_refs else None
-    sampler = GroupBatchSampler(len(dataset), cfg.groups_per_batch, cfg.seed, start=start,
-                                num_batches=cfg.iters, rank=rank, num_replicas=world)
-    loader = make_loader(dataset, sampler, cfg.workers)
+    loader = _stage_loaders(cfg, train_refs, start, rank, world)
 
     log_path, eval_path = out / "log.csv", out / "eval.csv"
     if rank == 0:
         for p in (log_path, eval_path):
             _truncate_log(p, start)
         (out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
-    log_fields = ["iteration", "loss", "pairs", "violated", "pair_accuracy", "cross_pair_accuracy", "lr",
-                  "images_per_s", "elapsed_s"]
+    log_fields = ["iteration", "loss", "pairs", "violated", "pair_accuracy", "cross_pair_accuracy",
+                  "teacher_pairs", "teacher_pair_accuracy", "lr", "images_per_s", "elapsed_s"]
     eval_fields = ["iteration", "pair_accuracy", "srocc_level", "pairs"]
     log_file = open(log_path, "a", newline="") if rank == 0 else None
     writer = csv.DictWriter(log_file, log_fields) if log_file else None
@@ -312,14 +358,15 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, stop_at: int | None = No
     end = cfg.iters if stop_at is None else min(cfg.iters, stop_at)
     try:
         it = start
-        for images, groups, levels in loader:
+        for images, groups, levels, *teacher in loader:
             if it >= end:
                 break
             lr = _lr_at(cfg, it)
             for g in opt.param_groups:
                 g["lr"] = lr
             scores = net(images.to(device, non_blocking=True))
-            result, cross = training_loss(cfg, it, scores.float(), groups.to(device), levels.to(device))
+            result, parts = training_loss(cfg, it, scores.float(), groups.to(device), levels.to(device),
+                                          teacher[0].to(device) if teacher else None)
             opt.zero_grad(set_to_none=True)
             result.loss.backward()
             opt.step()
@@ -332,7 +379,9 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, stop_at: int | None = No
                 now = time.perf_counter()
                 row = {"iteration": it, "loss": f"{loss_value:.6g}", "pairs": result.num_pairs,
                        "violated": f"{result.violated:.4f}", "pair_accuracy": f"{result.accuracy:.4f}",
-                       "cross_pair_accuracy": f"{cross.accuracy:.4f}" if cross else "",
+                       "cross_pair_accuracy": f"{parts['cross'].accuracy:.4f}" if "cross" in parts else "",
+                       "teacher_pairs": parts["teacher"].num_pairs if "teacher" in parts else "",
+                       "teacher_pair_accuracy": f"{parts['teacher'].accuracy:.4f}" if "teacher" in parts else "",
                        "lr": f"{lr:.3g}", "images_per_s": f"{images_since * world / (now - tick):.2f}",
                        "elapsed_s": f"{now - t0:.1f}"}
                 writer.writerow(row)
