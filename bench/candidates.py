@@ -36,35 +36,47 @@ CANDIDATES = [
 ]
 
 
-def run_candidate(job: tuple) -> str:
-    """Train and measure one candidate; returns its table row."""
-    (arch, kwargs, crop), refs, replica_dir, family_set, cpu_seconds, groups, lr, cross_gap = job
+def train_equal_budget(cfg: PretrainConfig, train_refs: list, arch: str, kwargs: dict, crop: int,
+                       cpu_seconds: float, groups: int, lr: float) -> tuple[torch.nn.Module, int]:
+    """Train from seed 0 until the training steps have used ``cpu_seconds`` of thread CPU time."""
     torch.set_num_threads(1)
-    cfg = PretrainConfig(refs=[refs], out="", families=family_set, margin=1.0, cross_gap=cross_gap)
-    train_refs, held_refs = split_refs([refs], [], 0.1)
     torch.manual_seed(0)
     model = build_model(arch, **kwargs)
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=5e-4)
-    train = RankedGroups(train_refs, family_set, crop, seed=0)
+    train = RankedGroups(train_refs, cfg.families, crop, seed=0, teachers=cfg.teacher)
     sampler = GroupBatchSampler(len(train), groups, seed=0)
     spent, it = 0.0, 0
     while spent < cpu_seconds:
-        x, g, lv = collate_groups([train[i] for i in sampler.batch(it)])
+        x, g, lv, *teacher = collate_groups([train[i] for i in sampler.batch(it)])
         t = time.thread_time()
-        r, _ = training_loss(cfg, it, model(x), g, lv)
+        r, _ = training_loss(cfg, it, model(x), g, lv, teacher[0] if teacher else None)
         opt.zero_grad()
         r.loss.backward()
         opt.step()
         spent += time.thread_time() - t
         it += 1
-    held = RankedGroups(held_refs, family_set, crop, seed=0)
-    acc = evaluate_ranking(model, held, 64, torch.device("cpu"))["pair_accuracy"]
+    return model, it
+
+
+def live_report(model: torch.nn.Module, arch: str, kwargs: dict, crop: int, replica_dir: str) -> dict:
+    """Evaluation on the LIVE replica (paper protocol) of an in-memory model."""
     replica = load_live_replica(replica_dir)
     with tempfile.TemporaryDirectory() as d:
         ckpt = Path(d) / "m.safetensors"
         save_checkpoint(ckpt, model.state_dict(), {"arch": arch, "arch_kwargs": kwargs, "crop_size": crop,
                                                    "protocol": "paper", "higher_is_better": True})
-        rep = evaluate_dataset(score_dataset(ckpt, replica, progress=False), replica)
+        return evaluate_dataset(score_dataset(ckpt, replica, progress=False), replica)
+
+
+def run_candidate(job: tuple) -> str:
+    """Train and measure one candidate; returns its table row."""
+    (arch, kwargs, crop), refs, replica_dir, family_set, cpu_seconds, groups, lr, cross_gap = job
+    cfg = PretrainConfig(refs=[refs], out="", families=family_set, margin=1.0, cross_gap=cross_gap)
+    train_refs, held_refs = split_refs([refs], [], 0.1)
+    model, it = train_equal_budget(cfg, train_refs, arch, kwargs, crop, cpu_seconds, groups, lr)
+    held = RankedGroups(held_refs, family_set, crop, seed=0)
+    acc = evaluate_ranking(model, held, 64, torch.device("cpu"))["pair_accuracy"]
+    rep = live_report(model, arch, kwargs, crop, replica_dir)
     n_params = sum(p.numel() for p in model.parameters())
     per = rep["per_type"]
     return (f"| {arch} {kwargs or ''} | {crop} | {n_params / 1e6:.2f}M | {it} | {acc:.4f} | {rep['all']['srocc']:.4f} | "
