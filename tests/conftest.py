@@ -9,6 +9,7 @@ import os
 import socket
 import tempfile
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -187,6 +188,8 @@ class LocalHub:
         self.files: dict[tuple[str, str, str], bytes] = {}
         self.repos: set[str] = set()
         self.requests: list[tuple[str, str]] = []
+        # Per file name: {"status": 500} | {"delay": s} | {"drop_after": n} | {"body": other bytes}
+        self.faults: dict[str, dict] = {}
         hub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -207,6 +210,12 @@ class LocalHub:
                 data = hub.files.get((repo, revision, filename))
                 if data is None:
                     return self._error(404, "EntryNotFound")
+                fault = hub.faults.get(filename, {})
+                if "status" in fault:
+                    return self._error(fault["status"], "ServerError")
+                if body and "delay" in fault:
+                    time.sleep(fault["delay"])
+                served = fault.get("body", data)
                 self.send_response(200)
                 self.send_header("X-Repo-Commit", revision)
                 self.send_header("ETag", '"' + hashlib.sha256(data).hexdigest() + '"')
@@ -214,7 +223,12 @@ class LocalHub:
                 self.send_header("Content-Type", "application/octet-stream")
                 self.end_headers()
                 if body:
-                    self.wfile.write(data)
+                    if "drop_after" in fault:  # a connection lost mid-file
+                        self.wfile.write(served[: fault["drop_after"]])
+                        self.wfile.flush()
+                        self.close_connection = True
+                        return
+                    self.wfile.write(served)
 
             def _error(self, status: int, code: str) -> None:
                 msg = f"{code}".encode()

@@ -12,6 +12,7 @@ and the ``cache_dir`` / ``endpoint`` arguments.
 
 from __future__ import annotations
 
+import errno
 import os
 from importlib import resources
 from pathlib import Path
@@ -50,6 +51,31 @@ def _remove_cached(path: Path) -> None:
             pass
 
 
+def _network_errors() -> tuple[type[BaseException], ...]:
+    """Base errors of the HTTP clients huggingface-hub may use (httpx or requests, by version)."""
+    found: list[type[BaseException]] = []
+    for module, name in (("httpx2", "HTTPError"), ("httpx", "HTTPError"), ("requests", "RequestException")):
+        try:
+            found.append(getattr(__import__(module), name))
+        except (ImportError, AttributeError):
+            pass
+    return tuple(found)
+
+
+_RETRY = "nothing was stored in the cache; check the network or the endpoint (HF_ENDPOINT) and try again"
+
+
+def _os_error_message(record: CheckpointRecord, where: str, exc: OSError, cache_dir: str | Path | None) -> str:
+    cache = cache_dir or os.environ.get("HF_HUB_CACHE") or os.environ.get("HF_HOME") or "the hub cache"
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return (f"checkpoint {record.id!r}: cannot write to {cache} ({exc.strerror}); pass a writable cache_dir "
+                "or set HF_HOME to a writable folder")
+    if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+        return (f"checkpoint {record.id!r}: no space left to store {where} in {cache} ({exc.strerror}); free "
+                "some space or set HF_HOME to another disk, then try again")
+    return f"checkpoint {record.id!r}: download of {where} failed ({exc}); {_RETRY}"
+
+
 def _hub_download(record: CheckpointRecord, cache_dir: str | Path | None, endpoint: str | None,
                   offline: bool, force: bool) -> Path:
     import huggingface_hub
@@ -68,7 +94,7 @@ def _hub_download(record: CheckpointRecord, cache_dir: str | Path | None, endpoi
                                "is on (HF_HUB_OFFLINE); download it once with `rankiqa download "
                                f"{record.id}` while online") from None
         raise WeightsError(f"cannot reach the hub for checkpoint {record.id!r} ({where}) and it is not "
-                           "cached") from None
+                           f"cached: {_RETRY}") from None
     except hf_errors.RepositoryNotFoundError:
         raise WeightsError(f"checkpoint {record.id!r}: hub repository {record.repo_id!r} not found") from None
     except hf_errors.RevisionNotFoundError:
@@ -77,8 +103,13 @@ def _hub_download(record: CheckpointRecord, cache_dir: str | Path | None, endpoi
     except hf_errors.EntryNotFoundError:
         raise WeightsError(f"checkpoint {record.id!r}: file {record.filename!r} not found in "
                            f"{record.repo_id!r} at revision {record.revision!r}") from None
-    except (hf_errors.HfHubHTTPError, OSError) as exc:
-        raise WeightsError(f"checkpoint {record.id!r}: download of {where} failed ({exc})") from None
+    except hf_errors.HfHubHTTPError as exc:
+        raise WeightsError(f"checkpoint {record.id!r}: download of {where} failed ({exc}); {_RETRY}") from None
+    except OSError as exc:  # before the HTTP clients' errors: some of those are OSErrors too
+        raise WeightsError(_os_error_message(record, where, exc, cache_dir)) from None
+    except _network_errors() as exc:  # a dropped connection, a timeout: raised by the HTTP client itself
+        raise WeightsError(f"checkpoint {record.id!r}: download of {where} was interrupted "
+                           f"({type(exc).__name__}: {exc}); {_RETRY}") from None
 
 
 def fetch_record(record: CheckpointRecord, cache_dir: str | Path | None = None, endpoint: str | None = None,
@@ -104,7 +135,9 @@ def fetch_record(record: CheckpointRecord, cache_dir: str | Path | None = None, 
     if not _verify(path, record):
         _remove_cached(path)
         raise ChecksumError(f"checkpoint {record.id!r} from {record.repo_id}@{record.revision} does not match "
-                            f"the manifest's sha256 {record.sha256[:12]}... even after a fresh download")
+                            f"the manifest's sha256 {record.sha256[:12]}... even after a fresh download, and "
+                            "was removed from the cache: the server sends another file than this rankiqa "
+                            "release pins; check the endpoint (HF_ENDPOINT) or update rankiqa")
     return path
 
 
