@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import os
 import sys
+import threading
 from pathlib import Path
 from typing import Any, NamedTuple, Sequence
 
@@ -167,6 +168,8 @@ def _check_batch_size(batch_size: int) -> int:
 
 
 _CACHE: dict[tuple[str, str], Scorer] = {}
+# Threads that ask for the same model at once load it once and share it.
+_CACHE_LOCK = threading.Lock()
 
 
 def load_model(name_or_path: str | os.PathLike[str] = "default", *, device: str | torch.device | None = None,
@@ -198,9 +201,10 @@ def _cached_scorer(model: str | os.PathLike[str] | Scorer, device: str | torch.d
         return model
     dev = str(select_device(device))
     key = (os.fspath(model), dev)
-    if key not in _CACHE:
-        _CACHE[key] = load_model(model, device=dev)
-    return _CACHE[key]
+    with _CACHE_LOCK:
+        if key not in _CACHE:
+            _CACHE[key] = load_model(model, device=dev)
+        return _CACHE[key]
 
 
 def score(images: Any, model: str | os.PathLike[str] | Scorer = "default", *,

@@ -97,10 +97,31 @@ def network_from_checkpoint(path: str | Path) -> tuple[torch.nn.Module, dict[str
     state, card = load_checkpoint(path)
     if "arch" not in card:
         raise CheckpointError(f"{path}: card does not name an architecture")
-    model = build_model(card["arch"], **card.get("arch_kwargs", {}))
     try:
-        model.load_state_dict(state)
-    except RuntimeError as exc:
-        raise CheckpointError(f"{path}: weights do not fit architecture {card['arch']!r}: "
-                              f"{str(exc).splitlines()[0]}") from None
+        model = build_model(card["arch"], **card.get("arch_kwargs", {}))
+    except (ValueError, TypeError) as exc:
+        raise CheckpointError(f"{path}: card names an architecture that cannot be built ({exc})") from None
+    _check_state(path, state, model.state_dict(), card["arch"])
+    model.load_state_dict(state)
     return model.eval(), card
+
+
+def _check_state(path: str | Path, state: dict[str, torch.Tensor], expected: dict[str, torch.Tensor],
+                 arch: str) -> None:
+    """Refuse, before loading anything, weights that do not fit the network exactly or are not finite."""
+    missing, unexpected = sorted(expected.keys() - state.keys()), sorted(state.keys() - expected.keys())
+    if missing or unexpected:
+        parts = [f"missing {', '.join(missing[:3])}" + (" ..." if len(missing) > 3 else "")] if missing else []
+        parts += [f"unexpected {', '.join(unexpected[:3])}" + (" ..." if len(unexpected) > 3 else "")] \
+            if unexpected else []
+        raise CheckpointError(f"{path}: tensor names do not fit architecture {arch!r}: {'; '.join(parts)}")
+    for name, want in expected.items():
+        got = state[name]
+        if got.shape != want.shape:
+            raise CheckpointError(f"{path}: tensor {name!r} has shape {tuple(got.shape)}, architecture {arch!r} "
+                                  f"needs {tuple(want.shape)}")
+        if got.is_floating_point() != want.is_floating_point() or got.dtype == torch.bool:
+            raise CheckpointError(f"{path}: tensor {name!r} has dtype {got.dtype}, architecture {arch!r} needs "
+                                  f"{want.dtype}")
+        if got.is_floating_point() and not bool(torch.isfinite(got).all()):
+            raise CheckpointError(f"{path}: tensor {name!r} holds NaN or infinite values")
