@@ -119,6 +119,10 @@ def _open_path(path: Path) -> np.ndarray:
             raise ImageLoadError(name, f"image too large, refused as a possible decompression bomb ({exc})") from None
         except (OSError, SyntaxError, ValueError, EOFError) as exc:
             raise ImageLoadError(name, f"truncated or corrupt image data ({exc})") from None
+        except MemoryError:
+            raise ImageLoadError(name, "image too large to decode in the memory available") from None
+        except Exception as exc:  # noqa: BLE001 - Pillow's plugins raise anything on hostile files (fuzzed)
+            raise ImageLoadError(name, f"corrupt image data ({type(exc).__name__}: {exc})") from None
 
 
 def _check_float(arr: np.ndarray, name: str) -> np.ndarray:
