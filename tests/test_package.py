@@ -51,3 +51,13 @@ def test_manifest_root_copy_and_records():
         else:
             assert re.fullmatch(r"[0-9a-f]{40}", rec.revision or ""), "hub revisions are pinned commits"
         assert rec.training and rec.quality, f"{rec.id}: record its training and measured quality"
+
+
+def test_runtime_dependencies_are_never_pinned():
+    from importlib.metadata import requires
+
+    reqs = requires("rankiqa") or []
+    runtime = [r for r in reqs if "extra ==" not in r]
+    assert any(r.startswith("torch") for r in runtime)
+    pinned = [r for r in reqs if re.search(r"===?\s*[0-9]", r.split(";")[0])]
+    assert not pinned, f"pinned to one version: {pinned}"
