@@ -1,7 +1,8 @@
 """Distortion synthesis speed: ms per family and level on a 512x384 photo, a full
-LIVE group, and ranked-batch images/s from the DataLoader with 0 and 2 workers.
+LIVE group, and ranked-batch images/s from the DataLoader with 0, 1 and 2 workers
+(for a set, with its teacher scores) next to what a training step consumes.
 
-    python bench/synthesis.py [--refs ../shared/data/refs] [--batches 20]
+    python bench/synthesis.py [--refs ../shared/data/refs] [--batches 20] [--set broad] [--teacher ms_gmsd,haarpsi]
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ def main() -> None:
     p.add_argument("--refs", type=Path, default=ROOT.parent / "shared" / "data" / "refs")
     p.add_argument("--batches", type=int, default=20)
     p.add_argument("--crop", type=int, default=128, help="crop size (the default checkpoint trains at 128)")
+    p.add_argument("--set", default="broad", help="distortion set of the loader benchmark")
+    p.add_argument("--teacher", default="ms_gmsd,haarpsi", help="teachers scored in the loader ('' for none)")
+    p.add_argument("--groups", type=int, default=6, help="groups per batch")
     args = p.parse_args()
     torch.set_num_threads(1)
     img = photo(args.refs)
@@ -64,18 +68,19 @@ def main() -> None:
     if not refs:
         print("\n(no reference photos: loader benchmark skipped)")
         return
-    ds = RankedGroups(refs[:200], "live", crop_size=args.crop, seed=0)
+    ds = RankedGroups(refs[:200], args.set, crop_size=args.crop, seed=0, teachers=args.teacher)
     step = train_step_images_per_s(args.crop)
-    print(f"\n## ranked batches, live set, 8 groups x 6 images, crop {args.crop}\n")
+    print(f"\n## ranked batches, set {args.set}, teachers {args.teacher or 'none'}, {args.groups} groups a batch, "
+          f"crop {args.crop}\n")
     print(f"a training step of {ARCH[0]} {ARCH[1]} (one thread) consumes {step:.1f} images/s\n")
     print("| workers | images/s | vs training step |\n|---|---|---|")
-    for workers in (0, 2):
-        loader = make_loader(ds, GroupBatchSampler(len(ds), 8, 0, num_batches=args.batches + 2), workers)
+    for workers in (0, 1, 2):
+        loader = make_loader(ds, GroupBatchSampler(len(ds), args.groups, 0, num_batches=args.batches + 2), workers)
         it = iter(loader)
         next(it)
         next(it)  # warm-up (worker start)
         t = time.perf_counter()
-        n = sum(x.shape[0] for x, _, _ in it)
+        n = sum(x.shape[0] for x, *_ in it)
         rate = n / (time.perf_counter() - t)
         print(f"| {workers} | {rate:.1f} | {rate / step:.2f}x |")
 

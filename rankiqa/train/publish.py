@@ -31,6 +31,16 @@ def _summary(quality: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
+def _data_text(refs: Sequence[str]) -> str:
+    """Where a ranking run's photos came from, for its model card."""
+    text = ("clean photos of ../shared/data/refs: BSDS500, Urban100, Sun-Hays 80, McMaster18 (research "
+            "benchmarks)")
+    if any(Path(r).name == "refs_extra" for r in refs):
+        text += (" and ../shared/data/refs_extra: 24 Unsplash photos (Unsplash License), 9 KDE Plasma wallpapers "
+                 "(LGPL-3), 10 Set5/Set14 photos, 5 scikit-image samples (CC0)")
+    return text + "; no human scores"
+
+
 def publish(model: str | Path, checkpoint_id: str, *, embed: bool, make_default: bool = False,
             repo_id: str | None = None, revision: str | None = None, quality_files: Sequence[str] = (),
             command: str = "", license: str = "", description: str = "",
@@ -61,8 +71,7 @@ def publish(model: str | Path, checkpoint_id: str, *, embed: bool, make_default:
     quality["summary"] = _summary(quality)
     training = dict(card.get("training", {}))
     training["command"] = command
-    training["data"] = training.get("data") or "clean photos of ../shared/data/refs: BSDS500, Urban100, Sun-Hays 80, " \
-                                               "McMaster18 (research benchmarks); no human scores"
+    training["data"] = training.get("data") or _data_text(training.get("config", {}).get("refs", []))
     record = CheckpointRecord(
         id=checkpoint_id, arch=arch, arch_kwargs=card.get("arch_kwargs", {}), filename=filename,
         sha256=sha256_file(model), size=model.stat().st_size, embedded=embed, repo_id=repo_id, revision=revision,
