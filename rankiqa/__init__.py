@@ -13,10 +13,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["score", "rank", "load_model", "list_models", "__version__"]
+__all__ = ["score", "rank", "load_model", "list_models", "QualityMetric", "__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover
     from rankiqa.api import list_models, load_model, rank, score
+    from rankiqa.metric import QualityMetric
 
 
 def __getattr__(name: str) -> Any:
@@ -25,6 +26,10 @@ def __getattr__(name: str) -> Any:
         from rankiqa import api
 
         return getattr(api, name)
+    if name == "QualityMetric":
+        from rankiqa.metric import QualityMetric
+
+        return QualityMetric
     raise AttributeError(f"module 'rankiqa' has no attribute {name!r}")
 
 

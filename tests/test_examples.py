@@ -29,3 +29,11 @@ def test_best_shot(tiny_ckpt):
     res = _run(["examples/best_shot.py", *map(str, BURST), "--model", str(tiny_ckpt)])
     assert res.returncode == 0, res.stderr
     assert res.stdout.startswith("best shot: ")
+
+
+def test_sharpen_by_gradient_raises_the_score(tmp_path):
+    out = tmp_path / "sharp.png"  # with the embedded default: a real quality model
+    res = _run(["examples/sharpen_by_gradient.py", "examples/images/scene.png", "--steps", "5", "--out", str(out)])
+    assert res.returncode == 0, res.stderr
+    before, after = (float(v) for v in res.stdout.split()[2::2])
+    assert after > before and out.is_file()
