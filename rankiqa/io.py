@@ -12,19 +12,22 @@ Decoding rules, applied to every input the same way:
   (:data:`ALPHA_BACKGROUND`), as most viewers show transparent images.
 - 16-bit images keep their precision (divided by 65535).
 - Animated images (GIF, APNG, WebP) are scored on their first frame.
+- HEIC/HEIF (iPhone photos) are read through ``pillow-heif`` (``rankiqa[heif]``),
+  registered on the first such file; AVIF through Pillow's own plugin.
 - Images above ``PIL.Image.MAX_IMAGE_PIXELS`` pixels are refused
   (decompression-bomb guard) rather than decoded.
 """
 
 from __future__ import annotations
 
+import threading
 import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError, features
 
 from rankiqa.errors import ImageLoadError
 
@@ -32,7 +35,45 @@ __all__ = ["ALPHA_BACKGROUND", "IMAGE_SUFFIXES", "load_image", "describe_input",
 
 ALPHA_BACKGROUND = 1.0  # white, on [0, 1]
 #: File suffixes treated as images when a folder is expanded.
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm", ".jp2"})
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm", ".jp2",
+                            ".heic", ".heif", ".avif"})
+
+# ISO base media "ftyp" brands of HEIF images (iPhone photos) and of AVIF.
+_HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
+_AVIF_BRANDS = {b"avif", b"avis"}
+_heif_lock = threading.Lock()
+_heif_ready = False
+
+
+def _container_brand(path: Path) -> bytes | None:
+    """The major brand of an ISO media file (HEIF, AVIF), or None for anything else."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+    except OSError:
+        return None
+    return head[8:12] if head[4:8] == b"ftyp" else None
+
+
+def _ensure_codec(path: Path, name: str) -> None:
+    """Make Pillow able to open a HEIF or AVIF file, registering pillow-heif on first need."""
+    global _heif_ready
+    brand = _container_brand(path)
+    if brand in _AVIF_BRANDS and not features.check("avif"):
+        raise ImageLoadError(name, "AVIF image, but this Pillow was built without AVIF support; upgrade Pillow "
+                                   "(>= 11.2 ships it)")
+    if brand not in _HEIF_BRANDS or _heif_ready:
+        return
+    with _heif_lock:
+        if _heif_ready:
+            return
+        try:
+            import pillow_heif
+        except ImportError:
+            raise ImageLoadError(name, "HEIC/HEIF image: reading it needs the optional extra, "
+                                       "pip install 'rankiqa[heif]'") from None
+        pillow_heif.register_heif_opener()
+        _heif_ready = True
 
 
 def describe_input(x: Any, index: int | None = None) -> str:
@@ -107,6 +148,7 @@ def _open_path(path: Path) -> np.ndarray:
         raise ImageLoadError(name, "is a folder, not an image file")
     if path.stat().st_size == 0:
         raise ImageLoadError(name, "empty file")
+    _ensure_codec(path, name)
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
