@@ -17,6 +17,7 @@ from typing import Any, NamedTuple, Sequence
 import torch
 from tqdm import tqdm
 
+from rankiqa.calibration import calibrate, check_calibration
 from rankiqa.errors import BatchScoringError, ImageLoadError
 from rankiqa.io import describe_input, expand_inputs, is_single_input, load_image
 from rankiqa.protocols import PAPER_CROPS, PAPER_SEED, check_protocol, make_crops
@@ -71,6 +72,7 @@ class Scorer:
         self.model = model.to(self.device).eval()
         self.crop_size = int(card.get("crop_size", 224))
         self.higher_is_better = bool(card.get("higher_is_better", True))
+        self.calibration = check_calibration(card.get("calibration"))
         self.protocol = check_protocol(protocol or card.get("protocol", "paper"))
         self.batch_size = _check_batch_size(batch_size)
 
@@ -86,8 +88,11 @@ class Scorer:
         return [float(self.model(c.unsqueeze(0).to(self.device))[0]) for c in crops]
 
     def score(self, images: Any, *, protocol: str | None = None, batch_size: int | None = None,
-              progress: bool = False, on_error: str = "raise") -> float | list[float]:
+              progress: bool = False, on_error: str = "raise", raw: bool = False) -> float | list[float]:
         """Quality of one image (a float) or several (a list), higher = better.
+
+        On the checkpoint's 0-100 scale when it has a calibration (see
+        :mod:`rankiqa.calibration`); ``raw=True`` gives the network's value.
 
         ``on_error="raise"`` scores every input, then raises
         :class:`~rankiqa.errors.BatchScoringError` (holding all scores and all
@@ -99,6 +104,7 @@ class Scorer:
         single = is_single_input(images)
         items = expand_inputs(images)
         scores, errors = self.score_with_errors(items, protocol, batch_size, progress)
+        scores = self.output_scores(scores, raw)
         if single:
             if errors:
                 if on_error == "nan":
@@ -110,20 +116,26 @@ class Scorer:
         return scores
 
     def rank(self, images: Any, *, protocol: str | None = None, batch_size: int | None = None,
-             progress: bool = False, on_error: str = "raise") -> list[RankedImage]:
+             progress: bool = False, on_error: str = "raise", raw: bool = False) -> list[RankedImage]:
         """Images sorted best first as :class:`RankedImage` records (failed ones last with NaN
         when ``on_error="nan"``)."""
         items = expand_inputs(images)
         scores = self.score(items, protocol=protocol, batch_size=batch_size, progress=progress,
-                            on_error=on_error)
+                            on_error=on_error, raw=raw)
         records = [RankedImage(i, os.fspath(x) if isinstance(x, (str, Path)) else None, s)
                    for i, (x, s) in enumerate(zip(items, scores))]
         return sorted(records, key=lambda r: (math.isnan(r.score), -r.score if not math.isnan(r.score) else 0.0,
                                               r.index))
 
+    def output_scores(self, raw_scores: list[float], raw: bool = False) -> list[float]:
+        """Raw network scores on this checkpoint's output scale (0-100 if calibrated), or as they are."""
+        if raw or self.calibration is None:
+            return list(raw_scores)
+        return [calibrate(s, self.calibration) for s in raw_scores]
+
     def score_with_errors(self, items: Sequence[Any], protocol: str | None = None, batch_size: int | None = None,
                           progress: bool = False) -> tuple[list[float], dict[int, ImageLoadError]]:
-        """Scores of ``items`` (NaN where failed) and the errors by position; never raises for bad inputs."""
+        """Raw scores of ``items`` (NaN where failed) and the errors by position; never raises for bad inputs."""
         proto = check_protocol(self.protocol if protocol is None else protocol)
         bs = _check_batch_size(self.batch_size if batch_size is None else batch_size)
         sums = [0.0] * len(items)
@@ -193,7 +205,7 @@ def _record_overrides(record: CheckpointRecord) -> dict[str, Any]:
     # The manifest is the published truth for how a checkpoint is used.
     return {"arch": record.arch, "arch_kwargs": record.arch_kwargs, "protocol": record.protocol,
             "crop_size": record.crop_size, "higher_is_better": record.higher_is_better,
-            "score_range": record.score_range, "id": record.id}
+            "score_range": record.score_range, "calibration": record.calibration, "id": record.id}
 
 
 def _cached_scorer(model: str | os.PathLike[str] | Scorer, device: str | torch.device | None) -> Scorer:
@@ -209,26 +221,27 @@ def _cached_scorer(model: str | os.PathLike[str] | Scorer, device: str | torch.d
 
 def score(images: Any, model: str | os.PathLike[str] | Scorer = "default", *,
           device: str | torch.device | None = None, protocol: str | None = None,
-          batch_size: int = DEFAULT_BATCH_SIZE, progress: bool = False, on_error: str = "raise"
-          ) -> float | list[float]:
+          batch_size: int = DEFAULT_BATCH_SIZE, progress: bool = False, on_error: str = "raise",
+          raw: bool = False) -> float | list[float]:
     """Quality score(s), higher = better. One image gives a float, several a list.
 
     ``images``: a path, PIL image, numpy array, torch tensor (CxHxW or
     BxCxHxW), or a list of these. ``protocol``: ``paper`` (30 seeded random
-    crops), ``grid`` or ``full``; default: the checkpoint's. The loaded model
-    is kept for later calls.
+    crops), ``grid`` or ``full``; default: the checkpoint's. Scores are on the
+    checkpoint's 0-100 scale where it has one; ``raw=True`` gives the network's
+    value. The loaded model is kept for later calls.
     """
     return _cached_scorer(model, device).score(images, protocol=protocol, batch_size=batch_size,
-                                               progress=progress, on_error=on_error)
+                                               progress=progress, on_error=on_error, raw=raw)
 
 
 def rank(images: Any, model: str | os.PathLike[str] | Scorer = "default", *,
          device: str | torch.device | None = None, protocol: str | None = None,
-         batch_size: int = DEFAULT_BATCH_SIZE, progress: bool = False, on_error: str = "raise"
-         ) -> list[RankedImage]:
+         batch_size: int = DEFAULT_BATCH_SIZE, progress: bool = False, on_error: str = "raise",
+         raw: bool = False) -> list[RankedImage]:
     """Images sorted best first, as ``(index, path, score)`` records."""
     return _cached_scorer(model, device).rank(images, protocol=protocol, batch_size=batch_size, progress=progress,
-                                              on_error=on_error)
+                                              on_error=on_error, raw=raw)
 
 
 def list_models() -> list[str]:

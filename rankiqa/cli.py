@@ -54,6 +54,8 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: best available)")
         sp.add_argument("--threads", type=_positive_int, default=None, help="CPU threads for torch")
         sp.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+        sp.add_argument("--raw", action="store_true",
+                        help="the network's raw value instead of the checkpoint's 0-100 scale")
 
     scoring_args(sub.add_parser("score", help="score images", allow_abbrev=False))
     r = sub.add_parser("rank", help="rank images, best first", allow_abbrev=False)
@@ -119,6 +121,7 @@ def _cmd_score(args: argparse.Namespace, ranked: bool) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     scores, errors = scorer.score_with_errors(files, progress=not args.no_progress)
+    scores = scorer.output_scores(scores, args.raw)
     rows = []
     for i, (path, s) in enumerate(zip(files, scores)):
         if i in errors:

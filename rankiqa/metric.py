@@ -24,11 +24,13 @@ class QualityMetric(torch.nn.Module):
     """``QualityMetric(model="default", protocol=None, device=None)(x) -> scores [B]``.
 
     ``protocol``: ``paper`` (30 seeded crops), ``grid`` or ``full``; default:
-    the checkpoint's. Use ``-metric(x).mean()`` as a loss to make images look better.
+    the checkpoint's. Scores are on the checkpoint's 0-100 scale where it has
+    one (a logistic, differentiable too); ``raw=True`` gives the network's value.
+    Use ``-metric(x).mean()`` as a loss to make images look better.
     """
 
     def __init__(self, model: str | os.PathLike[str] = "default", protocol: str | None = None,
-                 device: str | torch.device | None = None, **load_kwargs: Any):
+                 device: str | torch.device | None = None, raw: bool = False, **load_kwargs: Any):
         super().__init__()
         from rankiqa.api import load_model
 
@@ -41,6 +43,7 @@ class QualityMetric(torch.nn.Module):
         self.crop_size = scorer.crop_size
         self.protocol = check_protocol(protocol or scorer.protocol)
         self.sign = 1.0 if scorer.higher_is_better else -1.0
+        self.calibration = None if raw else scorer.calibration
 
     def train(self, mode: bool = True) -> QualityMetric:
         # A metric never trains: keep batch norm on its running statistics.
@@ -64,7 +67,10 @@ class QualityMetric(torch.nn.Module):
             else:  # tiles of unequal size (the full protocol on large images)
                 out = torch.cat([self.net(t.unsqueeze(0)) for t in views.tensors]).to(x.dtype)
             scores.append(self.sign * (out * weights).sum() / weights.sum())
-        return torch.stack(scores)
+        raw = torch.stack(scores)
+        if self.calibration is None:
+            return raw
+        return 100.0 * torch.sigmoid((raw - self.calibration["center"]) / self.calibration["scale"])
 
     def extra_repr(self) -> str:
         return f"model={self.name!r}, protocol={self.protocol!r}, crop_size={self.crop_size}"

@@ -21,7 +21,8 @@ def scorer(tiny_ckpt) -> Scorer:
 
 
 def test_public_surface():
-    assert set(rankiqa.__all__) == {"score", "rank", "load_model", "list_models", "__version__"}
+    assert set(rankiqa.__all__) == {"score", "rank", "load_model", "list_models", "QualityMetric", "__version__"}
+    assert rankiqa.QualityMetric.__module__ == "rankiqa.metric"
     assert isinstance(rankiqa.list_models(), list)
 
 

@@ -1,7 +1,7 @@
 """``python -m rankiqa.train <command>``: the reproduction tools.
 
 Commands: synthesize, preview, pretrain, finetune, export, evaluate-ranking, live-replica, evaluate,
-crossval, publish.
+crossval, publish, calibrate.
 Results go to files or stdout; progress and diagnostics to stderr.
 """
 
@@ -142,6 +142,14 @@ def _parser() -> argparse.ArgumentParser:
     pb.add_argument("--license", default="MIT (weights); trained on research benchmark photos, see training.data")
     pb.add_argument("--description", default="")
     pb.add_argument("--manifest", default=None, help="default: the package's weights_manifest.json")
+
+    cb = sub.add_parser("calibrate", help="fit a checkpoint's 0-100 output scale to human scores",
+                        allow_abbrev=False)
+    cb.add_argument("--model", required=True, help="checkpoint id or .safetensors file")
+    cb.add_argument("--dataset", required=True, help="NAME:PATH, e.g. live-replica:runs/live_replica")
+    cb.add_argument("--protocol", choices=("paper", "grid", "full"), default=None)
+    cb.add_argument("--write", action="store_true", help="store it in the manifest entry --model (an id)")
+    cb.add_argument("--manifest", default=None, help="default: the package's weights_manifest.json")
 
     lr_ = sub.add_parser("live-replica", help="regenerate LIVE's distorted images with their DMOS",
                          allow_abbrev=False)
@@ -294,13 +302,24 @@ def _cmd_evaluate_ranking(a: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_calibrate(a: argparse.Namespace) -> int:
+    from rankiqa.train.calibrate import calibrate_checkpoint, record_calibration
+
+    cal = calibrate_checkpoint(a.model, a.dataset, protocol=a.protocol)
+    if a.write:
+        record_calibration(a.model, cal, a.manifest)
+    print(json.dumps(cal, indent=2))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     args = _parser().parse_args(argv)
     handler = {"synthesize": _cmd_synthesize, "preview": _cmd_preview, "pretrain": _cmd_pretrain,
                "evaluate-ranking": _cmd_evaluate_ranking, "live-replica": _cmd_live_replica,
                "evaluate": _cmd_evaluate, "export": _cmd_export, "finetune": _cmd_finetune,
-               "publish": _cmd_publish, "crossval": _cmd_crossval}[args.command]
+               "publish": _cmd_publish, "crossval": _cmd_crossval,
+               "calibrate": _cmd_calibrate}[args.command]
     try:
         return handler(args)
     except (ValueError, FileNotFoundError, FileExistsError) as exc:

@@ -42,6 +42,9 @@ class CheckpointRecord:
     crop_size: int = 224
     higher_is_better: bool = True
     score_range: list[float] | None = None
+    # Monotone map of the raw output onto 0-100 (rankiqa.calibration), fitted by
+    # `python -m rankiqa.train calibrate`; None = scores are the raw output.
+    calibration: dict[str, Any] | None = None
     description: str = ""
     license: str = ""
     training: dict[str, Any] = field(default_factory=dict)
