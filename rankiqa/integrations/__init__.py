@@ -1,0 +1,4 @@
+"""Optional bridges to other engines, each imported only when asked for and behind its extra.
+
+- :mod:`rankiqa.integrations.ray`: score datasets of any size on a Ray cluster (``rankiqa[ray]``).
+"""
