@@ -39,8 +39,9 @@ ARCH, KWARGS = "vgg16_slim", {"width": 0.125}
 
 
 def run_variant(job: tuple) -> dict:
-    name, refs, replica, family_set, cpu_seconds, groups, lr, crop, photos = job
-    cfg = PretrainConfig(refs=refs, out="", families=family_set, margin=1.0, **VARIANTS[name])
+    name, refs, replica, family_set, cpu_seconds, groups, lr, crop, photos, warmup = job
+    curriculum = {"warmup_families": "live_wide", "warmup_iters": warmup} if warmup else {}
+    cfg = PretrainConfig(refs=refs, out="", families=family_set, margin=1.0, **curriculum, **VARIANTS[name])
     train_refs, held_refs = split_refs(refs, [], 0.1)
     model, it = train_equal_budget(cfg, train_refs, ARCH, KWARGS, crop, cpu_seconds, groups, lr)
     held = RankedGroups(held_refs, family_set, crop, seed=0)
@@ -65,11 +66,14 @@ def main() -> None:
     p.add_argument("--crop", type=int, default=128)
     p.add_argument("--photos", type=int, default=16, help="held-out photos in the cross-type SROCC")
     p.add_argument("--jobs", type=int, default=1)
+    p.add_argument("--warmup-iters", type=int, default=0,
+                   help="curriculum: the first N iterations on live_wide (as the default's recipe)")
     p.add_argument("--json", default=None, help="also write the results here")
     args = p.parse_args()
-    jobs = [(v, args.refs, args.replica, args.set, args.cpu_seconds, args.groups, args.lr, args.crop, args.photos)
-            for v in args.variants.split(",")]
-    print(f"## Objective ablation: {args.cpu_seconds:.0f} CPU-s of training steps each, set {args.set}, "
+    jobs = [(v, args.refs, args.replica, args.set, args.cpu_seconds, args.groups, args.lr, args.crop, args.photos,
+             args.warmup_iters) for v in args.variants.split(",")]
+    warm = f", first {args.warmup_iters} iterations on live_wide" if args.warmup_iters else ""
+    print(f"## Objective ablation: {args.cpu_seconds:.0f} CPU-s of training steps each, set {args.set}{warm}, "
           f"{ARCH} {KWARGS}, {args.crop} px, {args.groups} groups/batch, lr {args.lr}, margin 1\n")
     print("| variant | iterations | held-out pair acc | worst family (acc) | cross-type SROCC | "
           "LIVE jp2k | jpeg | wn | gblur | **all** |")

@@ -43,11 +43,13 @@ def train_equal_budget(cfg: PretrainConfig, train_refs: list, arch: str, kwargs:
     torch.manual_seed(0)
     model = build_model(arch, **kwargs)
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=5e-4)
-    train = RankedGroups(train_refs, cfg.families, crop, seed=0, teachers=cfg.teacher)
-    sampler = GroupBatchSampler(len(train), groups, seed=0)
+    stages = [RankedGroups(train_refs, f, crop, seed=0, teachers=cfg.teacher)
+              for f in ([cfg.warmup_families] if cfg.warmup_iters else []) + [cfg.families]]
+    samplers = [GroupBatchSampler(len(d), groups, seed=0) for d in stages]
     spent, it = 0.0, 0
     while spent < cpu_seconds:
-        x, g, lv, *teacher = collate_groups([train[i] for i in sampler.batch(it)])
+        k = 0 if cfg.warmup_iters and it < cfg.warmup_iters else len(stages) - 1  # the curriculum's stage
+        x, g, lv, *teacher = collate_groups([stages[k][i] for i in samplers[k].batch(it)])
         t = time.thread_time()
         r, _ = training_loss(cfg, it, model(x), g, lv, teacher[0] if teacher else None)
         opt.zero_grad()
