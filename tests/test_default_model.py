@@ -42,7 +42,7 @@ def test_full_and_grid_agree_in_ranking(distorted):
         versions = distorted[5 * family: 5 * family + 5]
         full = scorer.score(versions, protocol="full")
         grid = scorer.score(versions, protocol="grid")
-        assert stats.kendalltau(full, grid).statistic >= 0.8
+        assert stats.kendalltau(full, grid).statistic >= 0.8 - 1e-9  # one swap of 10 pairs is exactly 0.8
 
 
 @pytest.mark.parametrize("family", ["gblur", "wn", "jpeg", "jp2k"])
