@@ -32,7 +32,8 @@ from rankiqa.models import build_model
 from rankiqa.train.datasets import Dataset, Sample, load_dataset
 from rankiqa.train.ranking_data import read_rgb
 from rankiqa.api import select_device
-from rankiqa.train.trainer import STATE_FILE, _load_state, _save_state
+from rankiqa.train.state import load_state, save_state
+from rankiqa.train.trainer import STATE_FILE
 from rankiqa.weights.checkpoint import network_from_checkpoint, save_checkpoint
 
 __all__ = ["FinetuneConfig", "finetune", "reference_split"]
@@ -179,7 +180,7 @@ def finetune(cfg: FinetuneConfig, resume: bool = False, dataset: Dataset | None 
     state_path = out / STATE_FILE
     start = 0
     if resume and state_path.exists():
-        start = _load_state(state_path, model, opt, device)
+        start = load_state(state_path, model, opt, device)
     elif state_path.exists():
         raise FileExistsError(f"{state_path} exists: pass resume=True (--resume) or use a new --out")
     elif cfg.init:
@@ -208,7 +209,7 @@ def finetune(cfg: FinetuneConfig, resume: bool = False, dataset: Dataset | None 
                 writer.writerow([it + 1, (it + 1) // per_epoch, f"{value:.5g}", f"{lr:.3g}"])
                 log.flush()
             if (it + 1) % cfg.checkpoint_every == 0 or it + 1 == total:
-                _save_state(state_path, model, opt, it + 1, cfg)
+                save_state(state_path, model, opt, it + 1, cfg)
             bar.update(1)
     finally:
         bar.close()

@@ -39,7 +39,8 @@ from rankiqa.train.losses import (LOSSES, all_pairs_ranking_loss, cross_content_
 from rankiqa.train.metrics import group_ranking_metrics
 from rankiqa.train.ranking_data import GroupBatchSampler, RankedGroups, list_images, make_loader
 from rankiqa.train.teacher import UNITS, resolve_teachers
-from rankiqa.weights.checkpoint import atomic_save_file, network_from_checkpoint, save_checkpoint
+from rankiqa.train.state import load_state, save_state
+from rankiqa.weights.checkpoint import network_from_checkpoint, save_checkpoint
 
 __all__ = ["PretrainConfig", "pretrain", "split_refs", "evaluate_ranking", "export_state", "training_loss"]
 
@@ -218,55 +219,6 @@ def evaluate_ranking(model: torch.nn.Module, dataset: RankedGroups, num_groups: 
     return out
 
 
-def _optimizer_tensors(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    sd = opt.state_dict()
-    tensors, scalars = {}, {}
-    for idx, st in sd["state"].items():
-        for k, v in st.items():
-            if isinstance(v, torch.Tensor):
-                tensors[f"optim.{idx}.{k}"] = v
-            else:
-                scalars[f"{idx}.{k}"] = v
-    return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
-
-
-def _load_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
-    state: dict[int, dict[str, Any]] = {}
-    for key, v in tensors.items():
-        if key.startswith("optim."):
-            _, idx, name = key.split(".", 2)
-            state.setdefault(int(idx), {})[name] = v
-    for key, v in meta["scalars"].items():
-        idx, name = key.split(".", 1)
-        state.setdefault(int(idx), {})[name] = v
-    opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
-
-
-def _save_state(path: Path, model: torch.nn.Module, opt: torch.optim.Optimizer, iteration: int, cfg: Any) -> None:
-    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
-    opt_tensors, opt_meta = _optimizer_tensors(opt)
-    tensors.update(opt_tensors)
-    tensors["rng.torch"] = torch.get_rng_state()
-    if torch.cuda.is_available():
-        tensors["rng.cuda"] = torch.cuda.get_rng_state()
-    meta = {"iteration": iteration, "config": dataclasses.asdict(cfg), "optimizer": opt_meta}
-    atomic_save_file(tensors, path, {"rankiqa_state": json.dumps(meta)})
-
-
-def _load_state(path: Path, model: torch.nn.Module, opt: torch.optim.Optimizer, device: torch.device) -> int:
-    from safetensors import safe_open
-
-    with safe_open(str(path), framework="pt") as f:
-        meta = json.loads(f.metadata()["rankiqa_state"])
-    tensors = load_file(str(path), device="cpu")
-    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-    _load_optimizer(opt, {k: v.to(device) for k, v in tensors.items()}, meta["optimizer"])
-    torch.set_rng_state(tensors["rng.torch"])
-    if "rng.cuda" in tensors and torch.cuda.is_available():
-        torch.cuda.set_rng_state(tensors["rng.cuda"])
-    return int(meta["iteration"])
-
-
 def _truncate_log(path: Path, upto: int) -> None:
     """Drop log rows past the checkpoint we resume from (written before a crash)."""
     if not path.exists():
@@ -328,7 +280,7 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, stop_at: int | None = No
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     start = 0
     if resume and state_path.exists():
-        start = _load_state(state_path, model, opt, device)
+        start = load_state(state_path, model, opt, device)
     elif state_path.exists():
         raise FileExistsError(f"{state_path} exists: pass resume=True (--resume) or use a new --out")
     net: torch.nn.Module = model
@@ -395,7 +347,7 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, stop_at: int | None = No
                 ev = evaluate_ranking(model, held, cfg.eval_groups, device)
                 _append_csv(eval_path, eval_fields, {"iteration": it, **{k: ev[k] for k in eval_fields[1:]}})
             if rank == 0 and (it % cfg.checkpoint_every == 0 or it == cfg.iters):
-                _save_state(state_path, model, opt, it, cfg)
+                save_state(state_path, model, opt, it, cfg)
     finally:
         bar.close()
         if log_file:
