@@ -42,9 +42,9 @@ def _tensor(path: Path) -> torch.Tensor:
     return torch.from_numpy(read_rgb(path).copy()).permute(2, 0, 1).float().div_(255.0)
 
 
-def replica_table(replica: Path, names: list[str]) -> None:
+def replica_table(replica: Path, live_refs: Path, names: list[str]) -> None:
     data = load_live_replica(replica)
-    refs = {p.stem: p for p in (replica / "refs").glob("*.png")}
+    refs = {p.stem: p for p in live_refs.glob("*.png")}
     by_ref: dict[str, list] = {}
     for s in data.samples:
         by_ref.setdefault(s.ref, []).append(s)
@@ -105,6 +105,8 @@ def spread_table(refs: list[str], family_set: str, names: list[str], groups: int
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--replica", default=None, help="LIVE replica folder (python -m rankiqa.train live-replica)")
+    p.add_argument("--live-refs", default=str(ROOT.parent / "shared" / "data" / "live" / "refs"),
+                   help="LIVE's reference images (the replica's clean photos)")
     p.add_argument("--refs", nargs="+", default=[str(ROOT.parent / "shared" / "data" / "refs")])
     p.add_argument("--set", default="broad")
     p.add_argument("--teachers", default=",".join(TEACHERS))
@@ -116,7 +118,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     Image.MAX_IMAGE_PIXELS = None
     if args.replica:
-        replica_table(Path(args.replica), args.teachers.split(","))
+        replica_table(Path(args.replica), Path(args.live_refs), args.teachers.split(","))
     spread_table(args.refs, args.set, args.spread_teachers.split(","), args.groups, args.crop)
 
 
