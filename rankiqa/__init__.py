@@ -3,6 +3,7 @@
 >>> import rankiqa
 >>> rankiqa.score("photo.jpg")            # doctest: +SKIP
 >>> rankiqa.rank(["a.jpg", "b.jpg"])      # doctest: +SKIP
+>>> rankiqa.report("photos/", "report.html")  # doctest: +SKIP
 
 Importing the package is light: torch and the weights are loaded on first use,
 and the training code (``rankiqa.train``) is never imported from here.
@@ -13,10 +14,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["score", "rank", "load_model", "list_models", "QualityMetric", "__version__"]
+__all__ = ["score", "rank", "load_model", "list_models", "report", "QualityMetric", "__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover
     from rankiqa.api import list_models, load_model, rank, score
+    from rankiqa.html_report import report
     from rankiqa.metric import QualityMetric
 
 
@@ -26,6 +28,10 @@ def __getattr__(name: str) -> Any:
         from rankiqa import api
 
         return getattr(api, name)
+    if name == "report":
+        from rankiqa.html_report import report
+
+        return report
     if name == "QualityMetric":
         from rankiqa.metric import QualityMetric
 

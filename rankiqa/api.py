@@ -12,7 +12,7 @@ import os
 import sys
 import threading
 from pathlib import Path
-from typing import Any, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple, Sequence
 
 import torch
 from tqdm import tqdm
@@ -24,6 +24,9 @@ from rankiqa.protocols import PAPER_CROPS, PAPER_SEED, check_protocol, make_crop
 from rankiqa.weights.checkpoint import network_from_checkpoint
 from rankiqa.weights.hub import resolve_checkpoint
 from rankiqa.weights.manifest import CheckpointRecord, list_models as _manifest_models
+
+if TYPE_CHECKING:  # pragma: no cover
+    from rankiqa.maps import QualityMap
 
 __all__ = ["Scorer", "RankedImage", "score", "rank", "load_model", "list_models", "DEFAULT_BATCH_SIZE",
            "select_device"]
@@ -126,6 +129,15 @@ class Scorer:
                    for i, (x, s) in enumerate(zip(items, scores))]
         return sorted(records, key=lambda r: (math.isnan(r.score), -r.score if not math.isnan(r.score) else 0.0,
                                               r.index))
+
+    def quality_map(self, image: Any, *, stride: int | None = None, method: str = "features",
+                    raw: bool = False) -> QualityMap:
+        """Local scores of one image over a grid of crop-sized windows every ``stride`` pixels
+        (default: the feature stride, 32 px); see :mod:`rankiqa.maps` for the two methods.
+        Draw it with :func:`rankiqa.heatmap.render_map`."""
+        from rankiqa.maps import compute_quality_map
+
+        return compute_quality_map(self, load_image(image, describe_input(image)), stride, method, raw)
 
     def output_scores(self, raw_scores: list[float], raw: bool = False) -> list[float]:
         """Raw network scores on this checkpoint's output scale (0-100 if calibrated), or as they are."""

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Sequence
 
 from rankiqa import __version__
-from rankiqa.io import IMAGE_SUFFIXES
+from rankiqa.io import images_in_folder
 
 __all__ = ["main"]
 
@@ -61,6 +61,24 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("rank", help="rank images, best first", allow_abbrev=False)
     scoring_args(r)
     r.add_argument("--top", type=_positive_int, default=None, help="print only the N best")
+    r.add_argument("--html", metavar="REPORT.html", default=None,
+                   help="also write a self-contained HTML report (thumbnails best first, histogram, failures)")
+    r.add_argument("--no-maps", action="store_true", help="with --html: no quality map per image (faster)")
+    r.add_argument("--title", default=None, help="with --html: the report's title")
+    mp = sub.add_parser("map", help="draw an image's quality map as a heat map", allow_abbrev=False)
+    mp.add_argument("image", metavar="IMAGE")
+    mp.add_argument("-o", "--output", required=True, metavar="MAP.png", help="where to write the heat map")
+    mp.add_argument("--model", default="default", help="checkpoint id or .safetensors path (default: default)")
+    mp.add_argument("--stride", type=_positive_int, default=None,
+                    help="pixels between windows (default: the network's feature stride, 32)")
+    mp.add_argument("--method", choices=("features", "crops"), default="features",
+                    help="features: one pass over the image (default); crops: cut and score each window")
+    mp.add_argument("--range", nargs=2, type=float, metavar=("LOW", "HIGH"), default=None,
+                    help="scores at the ends of the colour bar (default: the map's own range)")
+    mp.add_argument("--json", action="store_true", help="the map's numbers as JSON on stdout")
+    mp.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: best available)")
+    mp.add_argument("--threads", type=_positive_int, default=None, help="CPU threads for torch")
+    mp.add_argument("--raw", action="store_true", help="the network's raw values instead of the 0-100 scale")
     m = sub.add_parser("models", help="list checkpoints", allow_abbrev=False)
     m.add_argument("--json", action="store_true")
     d = sub.add_parser("download", help="fetch a checkpoint into the cache and verify it", allow_abbrev=False)
@@ -76,8 +94,7 @@ def _expand(paths: Sequence[str], recursive: bool) -> list[str]:
     for p in paths:
         path = Path(p)
         if path.is_dir():
-            pattern = "**/*" if recursive else "*"
-            found = sorted(str(f) for f in path.glob(pattern) if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
+            found = images_in_folder(path, recursive)
             if not found:
                 print(f"warning: {p}: no images found" + ("" if recursive else " (use --recursive?)"),
                       file=sys.stderr)
@@ -120,8 +137,13 @@ def _cmd_score(args: argparse.Namespace, ranked: bool) -> int:
     except (RankIQAError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    scores, errors = scorer.score_with_errors(files, progress=not args.no_progress)
-    scores = scorer.output_scores(scores, args.raw)
+    if ranked and args.html:
+        scores, errors = _write_report(args, scorer, files)
+        if scores is None:
+            return EXIT_ERROR
+    else:
+        scores, errors = scorer.score_with_errors(files, progress=not args.no_progress)
+        scores = scorer.output_scores(scores, args.raw)
     rows = []
     for i, (path, s) in enumerate(zip(files, scores)):
         if i in errors:
@@ -138,6 +160,62 @@ def _cmd_score(args: argparse.Namespace, ranked: bool) -> int:
     if errors:
         print(f"{len(errors)} of {len(files)} inputs failed", file=sys.stderr)
         return EXIT_SOME_FAILED
+    return EXIT_OK
+
+
+def _write_report(args: argparse.Namespace, scorer, files: list[str]):
+    from rankiqa.html_report import report
+
+    try:
+        rep = report(files, args.html, scorer, title=args.title, maps=not args.no_maps, progress=not args.no_progress,
+                     raw=args.raw)
+    except (ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None, {}
+    print(f"report: {rep.path}" + (f" (maps in {rep.path.stem}_maps/)" if rep.maps else ""), file=sys.stderr)
+    scores = [float("nan")] * len(files)
+    for r in rep.ranked:
+        scores[r.index] = r.score
+    return scores, rep.errors
+
+
+def _cmd_map(args: argparse.Namespace) -> int:
+    import torch
+
+    from rankiqa.api import load_model
+    from rankiqa.errors import ImageLoadError, RankIQAError
+    from rankiqa.heatmap import save_quality_map
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if Path(args.output).suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp"):
+        print(f"error: {args.output}: the map must be a .png, .jpg or .webp file", file=sys.stderr)
+        return EXIT_ERROR
+    try:
+        scorer = load_model(args.model, device=args.device)
+    except (RankIQAError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    lo, hi = args.range if args.range else (None, None)
+    try:
+        qmap = save_quality_map(scorer, args.image, args.output, stride=args.stride, method=args.method,
+                                raw=args.raw, vmin=lo, vmax=hi, title=f"{Path(args.image).name}: quality map "
+                                f"({scorer.name}, {scorer.crop_size} px windows)")
+    except ImageLoadError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_SOME_FAILED
+    except (ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    m = qmap.scores
+    if args.json:
+        json.dump({"image": args.image, "map": args.output, "model": scorer.name, "window": qmap.window,
+                   "stride": qmap.stride, "rows": int(m.shape[0]), "cols": int(m.shape[1]),
+                   "min": float(m.min()), "max": float(m.max()), "mean": float(m.mean()),
+                   "scores": m.round(4).tolist()}, sys.stdout)
+        sys.stdout.write("\n")
+    else:
+        print(f"{args.output}\t{m.shape[0]}x{m.shape[1]} windows, local scores {m.min():.2f} to {m.max():.2f}")
     return EXIT_OK
 
 
@@ -186,6 +264,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command in ("score", "rank"):
             return _cmd_score(args, ranked=args.command == "rank")
+        if args.command == "map":
+            return _cmd_map(args)
         if args.command == "models":
             return _cmd_models(args)
         return _cmd_download(args)

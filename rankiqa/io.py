@@ -108,6 +108,12 @@ def expand_inputs(images: Any) -> list[Any]:
     return list(images)
 
 
+def images_in_folder(folder: str | Path, recursive: bool = False) -> list[str]:
+    """The image files of a folder (by suffix, sorted), descending into sub-folders if ``recursive``."""
+    pattern = "**/*" if recursive else "*"
+    return sorted(str(f) for f in Path(folder).glob(pattern) if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
+
+
 def _composite(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     return rgb * alpha + ALPHA_BACKGROUND * (1.0 - alpha)
 
