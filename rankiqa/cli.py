@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Sequence
 
 from rankiqa import __version__
-from rankiqa.io import images_in_folder
 
 __all__ = ["main"]
 
@@ -33,8 +32,7 @@ def _positive_int(text: str) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from rankiqa.api import DEFAULT_BATCH_SIZE
-    from rankiqa.protocols import PROTOCOLS
+    from rankiqa.defaults import DEFAULT_BATCH_SIZE, PROTOCOLS
 
     p = argparse.ArgumentParser(prog="rankiqa", description="No-reference image quality (RankIQA). "
                                 "Scores are higher = better.", allow_abbrev=False)
@@ -90,6 +88,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def _expand(paths: Sequence[str], recursive: bool) -> list[str]:
     """Files as given; folders expanded to their images (sorted). Missing paths stay, to be reported."""
+    from rankiqa.io import images_in_folder
+
     out: list[str] = []
     for p in paths:
         path = Path(p)

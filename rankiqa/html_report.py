@@ -121,7 +121,7 @@ def _card(rank: int, r: RankedImage, name: str, thumb: bytes | None, href: str |
     return (f'<div class="card{" best" if rank == 1 else ""}" data-rank="{rank}" data-score="{r.score!r}" '
             f'data-index="{r.index}"><div class="thumb">{img}</div>'
             f'<div><span class="rank">#{rank}</span>{best}<span class="score">{r.score:.2f}</span></div>'
-            f'<div class="name" title="{html.escape(name)}">{html.escape(name)}</div>'
+            f'<div class="name" title="{html.escape(name)}">{html.escape(Path(name).name if r.path else name)}</div>'
             f'<div class="name">input {r.index}{links}</div></div>')
 
 

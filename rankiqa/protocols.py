@@ -23,10 +23,10 @@ import numpy as np
 import torch
 
 from rankiqa._names import unknown_name_message
+from rankiqa.defaults import PROTOCOLS
 
 __all__ = ["PROTOCOLS", "Crops", "make_crops", "symmetric_pad", "pad_to_min_size", "check_protocol"]
 
-PROTOCOLS = ("paper", "grid", "full")
 PAPER_CROPS = 30
 PAPER_SEED = 0
 FULL_MAX_PIXELS = 1024 * 1024

@@ -21,7 +21,9 @@ def scorer(tiny_ckpt) -> Scorer:
 
 
 def test_public_surface():
-    assert set(rankiqa.__all__) == {"score", "rank", "load_model", "list_models", "QualityMetric", "__version__"}
+    assert set(rankiqa.__all__) == {"score", "rank", "load_model", "list_models", "report", "QualityMetric",
+                                    "__version__"}
+    assert rankiqa.report.__module__ == "rankiqa.html_report"
     assert rankiqa.QualityMetric.__module__ == "rankiqa.metric"
     assert isinstance(rankiqa.list_models(), list)
 

@@ -22,6 +22,16 @@ def test_import_is_light():
     assert out.strip() == "[]"
 
 
+def test_cli_help_and_models_do_not_import_torch():
+    # Start-up: only commands that score pay for importing torch.
+    code = ("import sys, contextlib, io\nfrom rankiqa.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n    main(['models'])\n"
+            "    try:\n        main(['score', '--help'])\n    except SystemExit:\n        pass\n"
+            "print([m for m in ('torch', 'numpy', 'PIL', 'rankiqa.train') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
 def test_scoring_never_imports_training_code():
     for f in PKG.rglob("*.py"):
         if "train" in f.relative_to(PKG).parts:

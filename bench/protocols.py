@@ -1,0 +1,135 @@
+"""Accuracy against cost of the test-time protocols: how few crops can a checkpoint afford?
+
+For each variant (the paper's 30 random crops, fewer random crops, the
+covering grid, the whole image): SROCC on the LIVE replica (per type and all)
+and within-photo pair accuracy over the distortion levels of held-out photos
+(every family of ``--set``, levels 0-5, whole distorted photos scored as a user
+would), with the pixels the network processes per image relative to the
+image (the cost). The cheapest variant within 0.005 SROCC of ``paper`` is the
+candidate default.
+
+    python bench/protocols.py --model default --replica runs/live_replica [--photos 6] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from itertools import combinations
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy.stats import spearmanr
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from rankiqa.api import load_model  # noqa: E402
+from rankiqa.io import load_image  # noqa: E402
+from rankiqa.protocols import PAPER_SEED, make_crops  # noqa: E402
+from rankiqa.train.datasets import load_dataset  # noqa: E402
+from rankiqa.train.distortions import LEVELS, apply_distortion, level_rng, resolve_set  # noqa: E402
+from rankiqa.train.ranking_data import read_rgb  # noqa: E402
+from rankiqa.train.trainer import split_refs  # noqa: E402
+
+VARIANTS = [("paper", 30), ("paper", 15), ("paper", 8), ("paper", 4), ("grid", 0), ("full", 0)]
+
+
+def variant_name(protocol: str, n: int) -> str:
+    return f"{protocol} ({n} crops)" if protocol == "paper" else protocol
+
+
+def scorer_fn(scorer, protocol: str, n: int):
+    sign = 1.0 if scorer.higher_is_better else -1.0
+
+    @torch.inference_mode()
+    def score(image: torch.Tensor) -> tuple[float, float]:
+        views = make_crops(image, protocol, scorer.crop_size, max(1, n), PAPER_SEED)
+        if len({t.shape for t in views.tensors}) == 1:
+            outs = scorer.model(torch.stack(views.tensors)).tolist()
+        else:
+            outs = [float(scorer.model(t.unsqueeze(0))[0]) for t in views.tensors]
+        pixels = sum(t.shape[-2] * t.shape[-1] for t in views.tensors)
+        return sign * float(np.average(outs, weights=views.weights)), pixels / (image.shape[-2] * image.shape[-1])
+
+    return score
+
+
+def held_out_images(refs: list[str], n_photos: int, families: tuple[str, ...], seed: int = 0):
+    _, held = split_refs(refs, [], 0.1)
+    rng = np.random.default_rng(seed)
+    photos = [held[i] for i in sorted(rng.choice(len(held), size=min(n_photos, len(held)), replace=False))]
+    for p_i, path in enumerate(photos):
+        photo = read_rgb(path, 0)
+        for fam in families:
+            running = np.random.default_rng([seed, p_i, len(fam)])
+            versions = [photo] + [apply_distortion(fam, photo, lv, level_rng(fam, [seed, p_i, 1], running))
+                                  for lv in range(1, len(LEVELS[fam]) + 1)]
+            yield p_i, fam, [torch.from_numpy(np.ascontiguousarray(v)).permute(2, 0, 1).float() / 255 for v in versions]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="default")
+    ap.add_argument("--replica", type=Path, default=ROOT / "runs" / "live_replica")
+    ap.add_argument("--refs", nargs="+", default=[str(ROOT.parent / "shared/data/refs"),
+                                                   str(ROOT.parent / "shared/data/refs_extra")])
+    ap.add_argument("--set", default="broad")
+    ap.add_argument("--photos", type=int, default=6)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--json", type=Path, default=None)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    scorer = load_model(args.model, device="cpu")
+    fns = {variant_name(p, n): scorer_fn(scorer, p, n) for p, n in VARIANTS}
+
+    dataset = load_dataset(f"live-replica:{args.replica}")
+    live: dict[str, list[float]] = {k: [] for k in fns}
+    cost: dict[str, list[float]] = {k: [] for k in fns}
+    for sample in dataset.samples:
+        image = load_image(sample.path)
+        for k, fn in fns.items():
+            s, c = fn(image)
+            live[k].append(s)
+            cost[k].append(c)
+    target = -np.asarray([s.score for s in dataset.samples]) if not dataset.higher_is_better else \
+        np.asarray([s.score for s in dataset.samples])
+    types = np.asarray([s.dist_type for s in dataset.samples])
+    print(f"LIVE replica done ({len(dataset.samples)} images)", file=sys.stderr)
+
+    correct = {k: 0 for k in fns}
+    pairs = 0
+    for _, fam, versions in held_out_images(args.refs, args.photos, resolve_set(args.set)):
+        levels = range(len(versions))
+        for k, fn in fns.items():
+            s = [fn(v)[0] for v in versions]
+            correct[k] += sum(s[a] > s[b] for a, b in combinations(levels, 2))  # a less distorted than b
+        pairs += len(list(combinations(levels, 2)))
+    print(f"held-out pairs done ({pairs} pairs)", file=sys.stderr)
+
+    rows = {}
+    for k in fns:
+        s = np.asarray(live[k])
+        per_type = {t: float(spearmanr(s[types == t], target[types == t])[0]) for t in sorted(set(types))}
+        rows[k] = {"srocc_all": float(spearmanr(s, target)[0]), "srocc_type": per_type,
+                   "pair_accuracy": correct[k] / pairs, "cost": float(np.mean(cost[k]))}
+    ref = rows[variant_name("paper", 30)]["srocc_all"]
+    ok = [k for k in rows if rows[k]["srocc_all"] >= ref - 0.005]
+    best = min(ok, key=lambda k: rows[k]["cost"])
+    types_sorted = sorted(set(types))
+    print(f"Protocols of {scorer.name}: LIVE replica ({len(dataset.samples)} images) and {pairs} within-photo pairs "
+          f"({args.photos} held-out photos x the {args.set} set x levels 0-5)\n")
+    print("| protocol | pixels scored / image pixels | LIVE SROCC all | " + " | ".join(types_sorted)
+          + " | held-out pair accuracy |")
+    print("|---|---|---|" + "---|" * len(types_sorted) + "---|")
+    for k, r in rows.items():
+        print(f"| {k}{' **(cheapest within 0.005)**' if k == best else ''} | {r['cost']:.2f} | {r['srocc_all']:.4f} | "
+              + " | ".join(f"{r['srocc_type'][t]:.4f}" for t in types_sorted) + f" | {r['pair_accuracy']:.4f} |")
+    if args.json:
+        args.json.write_text(json.dumps({"model": scorer.name, "rows": rows, "cheapest": best}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,13 @@
+"""Defaults shared by the Python API and the CLI, in a module that imports nothing heavy,
+so that ``rankiqa --help`` or ``rankiqa models`` never pay for importing torch."""
+
+from __future__ import annotations
+
+__all__ = ["PROTOCOLS", "DEFAULT_BATCH_SIZE", "DEFAULT_WORKERS"]
+
+#: Test-time protocols (see :mod:`rankiqa.protocols`).
+PROTOCOLS = ("paper", "grid", "full")
+#: Crops per forward pass.
+DEFAULT_BATCH_SIZE = 32
+#: Threads decoding ahead of the network; one keeps a 2-core CPU's second core for torch.
+DEFAULT_WORKERS = 1

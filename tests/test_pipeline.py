@@ -1,0 +1,84 @@
+"""The scoring pipeline: same scores as scoring each image alone, input order, errors in place, bounded lookahead."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import smooth_photo
+from rankiqa.api import load_model
+from rankiqa.io import load_image
+from rankiqa.pipeline import ScoreAccumulator, prepared_views
+from rankiqa.protocols import PAPER_CROPS, PAPER_SEED, PROTOCOLS, make_crops
+
+
+@pytest.fixture(scope="module")
+def scorer(tiny_ckpt):
+    return load_model(tiny_ckpt, device="cpu")
+
+
+def reference(scorer, x, protocol: str) -> float:
+    """The plain definition: each view alone through the network, weighted mean."""
+    views = make_crops(load_image(x), protocol, scorer.crop_size, PAPER_CROPS, PAPER_SEED)
+    with torch.inference_mode():
+        s = [float(scorer.model(v.unsqueeze(0))[0]) for v in views.tensors]
+    return float(np.average(s, weights=views.weights))
+
+
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory):
+    d = tmp_path_factory.mktemp("mixed")
+    (d / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    items = [smooth_photo(48, 64, seed=1), str(d / "bad.png"), smooth_photo(48, 64, seed=2),
+             smooth_photo(70, 50, seed=3), np.zeros((5, 5, 9), np.uint8), smooth_photo(48, 64, seed=4),
+             smooth_photo(20, 30, seed=5), str(d / "missing.jpg"), smooth_photo(70, 50, seed=6)]
+    return items, {1, 4, 7}
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("workers,batch_size", [(0, 32), (1, 7), (2, 1), (2, 32)])
+def test_same_scores_order_and_errors(scorer, mixed, protocol, workers, batch_size):
+    items, bad = mixed
+    scores, errors = scorer.score_with_errors(items, protocol, batch_size, workers=workers)
+    assert set(errors) == bad and len(scores) == len(items)
+    for i, x in enumerate(items):
+        if i in bad:
+            assert math.isnan(scores[i])
+            assert errors[i].source in (f"input #{i} (numpy array (5, 5, 9) uint8)", str(x))
+        else:
+            assert scores[i] == pytest.approx(reference(scorer, x, protocol), abs=1e-5)
+
+
+def test_full_protocol_batches_same_sized_images(scorer):
+    calls = []
+    acc = ScoreAccumulator(lambda crops: calls.append(len(crops)) or [0.0] * len(crops), batch_size=8, crop_size=32)
+    for i in range(5):
+        acc.add(i, make_crops(torch.rand(3, 64, 64), "full", 32))  # 4 crops' worth of pixels each
+    acc.flush()
+    assert calls == [2, 2, 1]  # the pixel budget (8 crops of 32 px) holds two 64x64 images
+
+
+def test_generator_input_is_streamed(scorer):
+    pulled = []
+
+    def gen(n):
+        for i in range(n):
+            pulled.append(i)
+            yield smooth_photo(40, 40, seed=i)
+
+    it = prepared_views(gen(50), "paper", 32, workers=2, lookahead=3)
+    for k in range(10):
+        idx, _ = next(it)
+        assert idx == k
+        assert len(pulled) <= k + 1 + 3 + 1  # never more than the lookahead ahead of the consumer
+    it.close()  # abandoning it cancels what is queued
+    scores, errors = scorer.score_with_errors((smooth_photo(40, 40, seed=i) for i in range(5)), "grid")
+    assert len(scores) == 5 and not errors
+
+
+def test_workers_argument_checked(scorer):
+    with pytest.raises(ValueError, match="workers"):
+        list(prepared_views([smooth_photo()], "paper", 32, workers=-1))
