@@ -1,44 +1,126 @@
-"""Scoring speed and memory per protocol, at 512x384 and 1920x1080, on this CPU.
+"""Scoring a folder: rankiqa per protocol (old pipeline and new) against OpenCV's BRISQUE, side by side.
 
-Prints images/s, peak resident memory, achieved GFLOP/s against a measured
-float32 matrix-multiply peak, and (side by side, same run) the same backbone
-driven the naive way: one forward per crop, no batching.
+One run, one folder of 768x512 JPEGs cut from ../shared/data/refs, the same
+``--threads`` for everyone. Prints:
 
-    python bench/inference.py [--model default] [--threads 2]
+1. images/s per protocol: the old pipeline (decode, crop, forward one image
+   after another; batch norm unfolded; ``full`` one image per pass), the new
+   one (:mod:`rankiqa.pipeline`: decoding thread, crops batched across images,
+   batch norm folded), and the new one with a DataLoader worker process
+   decoding instead of a thread; OpenCV's BRISQUE (``cv2.imread`` + its 36
+   features; the SVR on top is a dot product with the support vectors, left
+   out, so BRISQUE's time is a lower bound). Needs ``bench/requirements.txt``.
+2. The network alone: GFLOP per image, achieved GFLOP/s against a measured
+   float32 matmul peak, with and without batch-norm folding and channels_last.
+3. Peak RSS of a fresh process scoring 100 vs ``--many`` images, and one
+   24-megapixel photo.
+4. Start-up: ``rankiqa score one.jpg`` wall time (median of 3) against a bare
+   ``import torch``.
+
+    python bench/inference.py [--images 100] [--threads 2] [--many 10000]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
+import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
+from PIL import Image
 from torch.utils.flop_counter import FlopCounterMode
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from rankiqa.api import load_model  # noqa: E402
-from rankiqa.io import load_image  # noqa: E402
+from rankiqa.defaults import PROTOCOLS  # noqa: E402
+from rankiqa.io import images_in_folder, load_image  # noqa: E402
+from rankiqa.models.fusion import fold_batch_norm  # noqa: E402
 from rankiqa.protocols import PAPER_CROPS, PAPER_SEED, make_crops  # noqa: E402
+from rankiqa.weights.checkpoint import network_from_checkpoint  # noqa: E402
+from rankiqa.weights.hub import resolve_checkpoint  # noqa: E402
 
 
-def peak_rss_mb() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
+def make_folder(d: Path, n: int, refs: Path, size: tuple[int, int] = (768, 512)) -> list[str]:
+    sources = images_in_folder(refs, recursive=True)
+    rng = np.random.default_rng(0)
+    out = []
+    for i in range(n):
+        with Image.open(sources[(i * 7) % len(sources)]) as im:
+            im = im.convert("RGB")
+            scale = max(size[0] / im.width, size[1] / im.height, 1.0)
+            if scale > 1.0:
+                im = im.resize((math.ceil(im.width * scale), math.ceil(im.height * scale)), Image.Resampling.LANCZOS)
+            x = int(rng.integers(0, im.width - size[0] + 1))
+            y = int(rng.integers(0, im.height - size[1] + 1))
+            path = d / f"photo_{i:04d}.jpg"
+            im.crop((x, y, x + size[0], y + size[1])).save(path, quality=90)
+        out.append(str(path))
+    return out
 
 
-def reset_peak() -> None:
+def old_pipeline(model, files: list[str], protocol: str, crop: int, batch: int = 32) -> list[float]:
+    """The pipeline before issue 15, kept here as the baseline."""
+    sums, pending = [0.0] * len(files), []
+
+    def flush():
+        with torch.inference_mode():
+            out = model(torch.stack([c for _, c in pending])).tolist()
+        for (i, _), s in zip(pending, out):
+            sums[i] += s
+        pending.clear()
+
+    counts = [0] * len(files)
+    for i, f in enumerate(files):
+        views = make_crops(load_image(f), protocol, crop, PAPER_CROPS, PAPER_SEED)
+        for c in views.tensors:
+            pending.append((i, c))
+            counts[i] += 1
+            if protocol == "full" or len(pending) >= batch:
+                flush()
+    if pending:
+        flush()
+    return [s / n for s, n in zip(sums, counts)]
+
+
+def dataloader_pipeline(scorer, files: list[str], protocol: str) -> list[float]:
+    """New accumulator, but decoding in one DataLoader worker process instead of a thread."""
+    from rankiqa.pipeline import ScoreAccumulator
+
+    class Files(torch.utils.data.Dataset):
+        def __len__(self):
+            return len(files)
+
+        def __getitem__(self, i):
+            return i, make_crops(load_image(files[i]), protocol, scorer.crop_size, PAPER_CROPS, PAPER_SEED)
+
+    loader = torch.utils.data.DataLoader(Files(), batch_size=None, num_workers=1, prefetch_factor=2)
+    acc = ScoreAccumulator(scorer._forward, scorer.batch_size, scorer.crop_size)
+    for i, views in loader:
+        acc.add(i, views)
+    acc.flush()
+    return [acc.pop(i) for i in range(len(files))]
+
+
+def brisque(files: list[str]) -> float | None:
     try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")  # resets VmHWM to the current RSS (Linux)
-    except OSError:
-        pass
+        import cv2
+    except ImportError:
+        return None
+    if not hasattr(cv2, "quality"):
+        return None
+    t = time.perf_counter()
+    for f in files:
+        cv2.quality.QualityBRISQUE_computeFeatures(cv2.imread(f))
+    return len(files) / (time.perf_counter() - t)
 
 
 def matmul_peak_gflops(n: int = 1024, repeats: int = 10) -> float:
@@ -50,57 +132,118 @@ def matmul_peak_gflops(n: int = 1024, repeats: int = 10) -> float:
     return 2 * n**3 * repeats / (time.perf_counter() - t) / 1e9
 
 
-def flops_per_image(scorer, image: torch.Tensor, protocol: str) -> float:
-    views = make_crops(image, protocol, scorer.crop_size, PAPER_CROPS, PAPER_SEED)
-    with FlopCounterMode(display=False) as fc, torch.inference_mode():
-        for v in views.tensors:
-            scorer.model(v.unsqueeze(0))
-    return float(fc.get_total_flops())
-
-
-def timed(fn, min_seconds: float = 2.0) -> float:
-    fn()
-    n, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < min_seconds:
-        fn()
-        n += 1
-    return (time.perf_counter() - t0) / n
-
-
-def naive(scorer, image: torch.Tensor, protocol: str) -> float:
-    views = make_crops(image, protocol, scorer.crop_size, PAPER_CROPS, PAPER_SEED)
+def network_only(model, batches: list[torch.Tensor], channels_last: bool) -> tuple[float, float]:
+    """(GFLOP, seconds) of the network alone over pre-cut batches."""
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        batches = [b.contiguous(memory_format=torch.channels_last) for b in batches]
     with torch.inference_mode():
-        return sum(float(scorer.model(v.unsqueeze(0))[0]) for v in views.tensors) / len(views.tensors)
+        with FlopCounterMode(display=False) as fc:
+            model(batches[0])
+        model(batches[0])
+        t = time.perf_counter()
+        for b in batches:
+            model(b)
+        dt = time.perf_counter() - t
+    return fc.get_total_flops() * len(batches) / 1e9, dt
+
+
+_CHILD = """
+import sys, json, torch
+torch.set_num_threads({threads})
+from rankiqa.api import load_model
+files = json.loads(sys.argv[1])
+n = int(sys.argv[2])
+s = load_model("{model}", device="cpu")
+scores, errors = s.score_with_errors((files[i % len(files)] for i in range(n)))
+hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM")][0].split()[1]
+print(json.dumps({{"n": len(scores), "errors": len(errors), "peak_rss_mb": int(hwm) / 1024}}))
+"""
+
+
+def child_rss(files: list[str], n: int, model: str, threads: int) -> float:
+    out = subprocess.run([sys.executable, "-c", _CHILD.format(threads=threads, model=model), json.dumps(files), str(n)],
+                         capture_output=True, text=True, check=True, cwd=ROOT).stdout
+    return json.loads(out)["peak_rss_mb"]
+
+
+def startup(one: str, threads: int) -> tuple[float, float]:
+    def wall(cmd):
+        ts = []
+        for _ in range(3):
+            t = time.perf_counter()
+            subprocess.run(cmd, capture_output=True, check=True, cwd=ROOT)
+            ts.append(time.perf_counter() - t)
+        return statistics.median(ts)
+
+    return (wall([sys.executable, "-m", "rankiqa", "score", one, "--threads", str(threads), "--no-progress"]),
+            wall([sys.executable, "-c", "import torch"]))
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", default="default")
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--seconds", type=float, default=2.0)
-    args = p.parse_args()
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="default")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--images", type=int, default=100)
+    ap.add_argument("--many", type=int, default=10000, help="images scored by the second RSS process")
+    ap.add_argument("--refs", type=Path, default=ROOT.parent / "shared" / "data" / "refs")
+    args = ap.parse_args()
     torch.set_num_threads(args.threads)
     scorer = load_model(args.model, device="cpu")
-    sys.path.insert(0, str(ROOT / "examples"))
-    from make_images import scene
+    unfolded, _ = network_from_checkpoint(resolve_checkpoint(args.model)[0])
+    unfolded.eval()
+    with tempfile.TemporaryDirectory() as tmp:
+        files = make_folder(Path(tmp), args.images, args.refs)
+        print(f"# Scoring {len(files)} 768x512 JPEGs: {scorer.name}, default protocol {scorer.protocol}, "
+              f"{args.threads} threads\n")
+        print("| pipeline | " + " | ".join(f"{p} img/s" for p in PROTOCOLS) + " |\n|---|" + "---|" * len(PROTOCOLS))
+        rows: dict[str, list[str]] = {"old (sequential, BN unfolded)": [], "new (decode thread, BN folded)": [],
+                                      "new, DataLoader worker process": []}
+        for p in PROTOCOLS:
+            t = time.perf_counter()
+            old = old_pipeline(unfolded, files, p, scorer.crop_size)
+            rows["old (sequential, BN unfolded)"].append(f"{len(files) / (time.perf_counter() - t):.1f}")
+            t = time.perf_counter()
+            new, errors = scorer.score_with_errors(files, p)
+            rows["new (decode thread, BN folded)"].append(f"{len(files) / (time.perf_counter() - t):.1f}")
+            t = time.perf_counter()
+            dl = dataloader_pipeline(scorer, files, p)
+            rows["new, DataLoader worker process"].append(f"{len(files) / (time.perf_counter() - t):.1f}")
+            sign = 1.0 if scorer.higher_is_better else -1.0
+            assert not errors and np.allclose(new, sign * np.asarray(old), atol=1e-4), p
+            assert np.allclose(dl, old, atol=1e-4), p
+        for name, vals in rows.items():
+            print(f"| {name} | " + " | ".join(vals) + " |")
+        b = brisque(files)
+        print(f"| OpenCV BRISQUE (features, 1 process) | {'not installed' if b is None else f'{b:.1f}'} "
+              "(the same for every column) |" + " |" * (len(PROTOCOLS) - 1))
 
-    peak = matmul_peak_gflops()
-    print(f"model {scorer.name} ({scorer.card.get('arch')}, crop {scorer.crop_size}), {args.threads} threads; "
-          f"measured float32 matmul peak {peak:.1f} GFLOP/s\n")
-    print("| size | protocol | images/s | ms/image | naive ms/image | speed-up | peak RSS MB | GFLOP/image | "
-          "GFLOP/s | % of peak |\n|---|---|---|---|---|---|---|---|---|---|")
-    base = torch.from_numpy(scene()).permute(2, 0, 1)
-    for h, w in ((384, 512), (1080, 1920)):
-        img = torch.nn.functional.interpolate(base[None].float(), size=(h, w), mode="bilinear")[0].to(torch.uint8)
-        x = load_image(img)
-        for protocol in ("paper", "grid", "full"):
-            reset_peak()
-            t = timed(lambda: scorer.score(x, protocol=protocol), args.seconds)
-            rss = peak_rss_mb()
-            t_naive = timed(lambda: naive(scorer, x, protocol), args.seconds) if protocol != "full" else t
-            gflop = flops_per_image(scorer, x, protocol) / 1e9
-            print(f"| {w}x{h} | {protocol} | {1 / t:.2f} | {1000 * t:.0f} | {1000 * t_naive:.0f} | "
-                  f"{t_naive / t:.2f}x | {rss:.0f} | {gflop:.2f} | {gflop / t:.1f} | {100 * gflop / t / peak:.0f}% |")
+        peak = matmul_peak_gflops()
+        print(f"\n# The network alone (measured float32 matmul peak {peak:.1f} GFLOP/s)\n")
+        print("| protocol | network | GFLOP / image | GFLOP/s | % of peak |\n|---|---|---|---|---|")
+        image = load_image(files[0])
+        for p in PROTOCOLS:
+            views = make_crops(image, p, scorer.crop_size, PAPER_CROPS, PAPER_SEED).tensors
+            batch = [torch.stack(views)] * 8
+            for name, model, cl in (("BN unfolded", unfolded, False), ("BN folded", scorer.model, False),
+                                    ("BN folded + channels_last", fold_batch_norm(unfolded), True)):
+                gflop, dt = network_only(model, batch, cl)
+                print(f"| {p} | {name} | {gflop / 8:.2f} | {gflop / dt:.1f} | {100 * gflop / dt / peak:.0f}% |")
+
+        print("\n# Memory and start-up\n")
+        small = child_rss(files, len(files), args.model, args.threads)
+        many = child_rss(files, args.many, args.model, args.threads)
+        big = Path(tmp) / "24mp.jpg"
+        with Image.open(files[0]) as im:
+            im.resize((6000, 4000), Image.Resampling.BICUBIC).save(big, quality=90)
+        big_rss = child_rss([str(big)], 1, args.model, args.threads)
+        cli, torch_only = startup(files[0], args.threads)
+        print("| measure | value |\n|---|---|")
+        print(f"| peak RSS, {len(files)} images | {small:.0f} MB |")
+        print(f"| peak RSS, {args.many} images | {many:.0f} MB |")
+        print(f"| peak RSS, one 6000x4000 photo ({scorer.protocol}) | {big_rss:.0f} MB |")
+        print(f"| `rankiqa score one.jpg`, wall | {cli:.2f} s |")
+        print(f"| `python -c 'import torch'`, wall | {torch_only:.2f} s |")
 
 
 if __name__ == "__main__":

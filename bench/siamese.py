@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import argparse
 import csv
+import multiprocessing
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,38 +34,67 @@ from rankiqa.train.trainer import evaluate_ranking, split_refs  # noqa: E402
 ARCH = ("vgg16_slim", {"width": 0.125})
 
 
-def convergence(train, held, seconds: float, groups_per_batch: int, eval_every: float) -> dict[str, list]:
-    curves = {}
-    for loss in ("all_pairs", "random_pairs", "hard_negative"):
-        torch.manual_seed(0)
-        model = build_model(ARCH[0], **ARCH[1])
-        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
-        sampler = GroupBatchSampler(len(train), groups_per_batch, seed=0)
-        points, it, spent, next_eval = [], 0, 0.0, 0.0
-        while spent < seconds:
-            if spent >= next_eval:
-                acc = evaluate_ranking(model, held, 32, torch.device("cpu"))["pair_accuracy"]
-                points.append((spent, it, acc))
-                next_eval += eval_every
-            x, g, lv = collate_groups([train[i] for i in sampler.batch(it)])
-            t = time.perf_counter()
-            s = model(x)
-            gen = torch.Generator().manual_seed(it)
-            if loss == "all_pairs":
-                r = all_pairs_ranking_loss(s, g, lv, 1.0)
-            elif loss == "random_pairs":
-                r = random_pairs_loss(s, g, lv, 1.0, gen)
-            else:  # grow the hard share every 20 iterations (the paper: every 5000 of 50K)
-                r = hard_negative_loss(s, g, lv, hard_fraction(it, 20, 0.1, 0.5), 1.0, gen)
-            opt.zero_grad()
-            r.loss.backward()
-            opt.step()
-            spent += time.perf_counter() - t  # training time only; synthesis is shared work
-            it += 1
-        points.append((spent, it, evaluate_ranking(model, held, 32, torch.device("cpu"))["pair_accuracy"]))
-        curves[loss] = points
-        print(f"  {loss}: {it} iterations, final held-out pair accuracy {points[-1][2]:.4f}", file=sys.stderr)
-    return curves
+def _group_accuracy(model, held, num_groups: int) -> tuple[float, float]:
+    """Held-out pair accuracy and its standard error (bootstrap over groups: pairs of a group are correlated)."""
+    r = evaluate_ranking(model, held, num_groups, torch.device("cpu"))
+    s, lv = r["scores"], r["levels"]
+    per_group = []
+    n = len(s) // num_groups  # every group has the same levels (the live set: 0-5)
+    for k in range(num_groups):
+        ss, ll = s[k * n:(k + 1) * n], lv[k * n:(k + 1) * n]
+        a, b = np.triu_indices(len(ss), 1)
+        keep = ll[a] != ll[b]
+        per_group.append(np.mean((ss[a] > ss[b])[keep] == (ll[a] < ll[b])[keep]))
+    per_group = np.asarray(per_group)
+    boot = np.random.default_rng(0).choice(per_group, size=(1000, len(per_group))).mean(axis=1)
+    return float(per_group.mean()), float(boot.std())
+
+
+def train_one(loss: str, train, held, seconds: float, groups_per_batch: int, eval_every: float,
+              eval_groups: int) -> list[tuple[float, int, float, float]]:
+    """Train with one loss for ``seconds`` of CPU time in the training step (synthesis and evaluation
+    excluded, so methods run side by side on a shared CPU get equal work); the held-out curve."""
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    model = build_model(ARCH[0], **ARCH[1])
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+    sampler = GroupBatchSampler(len(train), groups_per_batch, seed=0)
+    points, it, spent, next_eval = [], 0, 0.0, 0.0
+    while spent < seconds:
+        if spent >= next_eval:
+            points.append((spent, it, *_group_accuracy(model, held, eval_groups)))
+            next_eval += eval_every
+        x, g, lv = collate_groups([train[i] for i in sampler.batch(it)])
+        t = time.thread_time()
+        s = model(x)
+        gen = torch.Generator().manual_seed(it)
+        if loss == "all_pairs":
+            r = all_pairs_ranking_loss(s, g, lv, 1.0)
+        elif loss == "random_pairs":
+            r = random_pairs_loss(s, g, lv, 1.0, gen)
+        else:  # grow the hard share every 20 iterations (the paper: every 5000 of 50K)
+            r = hard_negative_loss(s, g, lv, hard_fraction(it, 20, 0.1, 0.5), 1.0, gen)
+        opt.zero_grad()
+        r.loss.backward()
+        opt.step()
+        spent += time.thread_time() - t
+        it += 1
+    points.append((spent, it, *_group_accuracy(model, held, eval_groups)))
+    print(f"  {loss}: {it} iterations, final held-out pair accuracy {points[-1][2]:.4f} "
+          f"+- {points[-1][3]:.4f}", file=sys.stderr)
+    return points
+
+
+def convergence(train, held, seconds: float, groups_per_batch: int, eval_every: float, eval_groups: int,
+                jobs: int) -> dict[str, list]:
+    losses = ("all_pairs", "random_pairs", "hard_negative")
+    args = [(loss, train, held, seconds, groups_per_batch, eval_every, eval_groups) for loss in losses]
+    if jobs > 1:
+        with multiprocessing.get_context("fork").Pool(min(jobs, len(losses))) as pool:
+            results = pool.starmap(train_one, args)
+    else:
+        results = [train_one(*a) for a in args]
+    return dict(zip(losses, results))
 
 
 def main() -> None:
@@ -73,6 +104,8 @@ def main() -> None:
     p.add_argument("--crop", type=int, default=96)
     p.add_argument("--groups", type=int, default=8)
     p.add_argument("--repeats", type=int, default=8)
+    p.add_argument("--eval-groups", type=int, default=280, help="held-out groups per evaluation")
+    p.add_argument("--jobs", type=int, default=1, help="train the three methods in parallel processes")
     p.add_argument("--out", default=str(ROOT / "bench" / "results"))
     args = p.parse_args()
     torch.set_num_threads(1)
@@ -101,18 +134,20 @@ def main() -> None:
     print(f"\npaper's prediction for all-pairs vs standard: n-1 = {levels_per_group - 1}x more pairs per second")
 
     print(f"\n## Convergence at equal training time ({args.seconds:.0f} s each)\n", file=sys.stderr)
-    curves = convergence(train, held, args.seconds, args.groups, args.seconds / 8)
+    curves = convergence(train, held, args.seconds, args.groups, args.seconds / 8, args.eval_groups, args.jobs)
     with open(out / "siamese_convergence.csv", "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["method", "train_seconds", "iterations", "heldout_pair_accuracy"])
+        w.writerow(["method", "train_seconds", "iterations", "heldout_pair_accuracy", "std_error"])
         for loss, pts in curves.items():
-            w.writerows([loss, f"{s:.1f}", it, f"{a:.4f}"] for s, it, a in pts)
-    series = {k: ([s for s, _, _ in v], [a for _, _, a in v]) for k, v in curves.items()}
+            w.writerows([loss, f"{s:.1f}", it, f"{a:.4f}", f"{e:.4f}"] for s, it, a, e in pts)
+    series = {k: ([p[0] for p in v], [p[2] for p in v]) for k, v in curves.items()}
     line_plot(series, "held-out pair accuracy vs training time (live set)", "training seconds").save(
         out / "siamese_convergence.png")
-    print("\n| method | iterations | final held-out pair accuracy |\n|---|---|---|")
+    print(f"\n| method | iterations | held-out pair accuracy at {args.seconds / 2:.0f} s | final ({args.seconds:.0f} s) "
+          f"| std. error ({args.eval_groups} groups, bootstrap) |\n|---|---|---|---|---|")
     for loss, pts in curves.items():
-        print(f"| {loss} | {pts[-1][1]} | {pts[-1][2]:.4f} |")
+        mid = min(pts, key=lambda p: abs(p[0] - args.seconds / 2))
+        print(f"| {loss} | {pts[-1][1]} | {mid[2]:.4f} | {pts[-1][2]:.4f} | {pts[-1][3]:.4f} |")
     print(f"\nwrote {out / 'siamese_convergence.csv'} and {out / 'siamese_convergence.png'}")
 
 

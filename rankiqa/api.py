@@ -73,8 +73,12 @@ class Scorer:
         self.name = name
         self.card = card
         self.device = select_device(device)
-        # Batch norm folded into the convolutions: same scores, about 1.5x faster on CPU.
+        # Batch norm folded into the convolutions: same scores, fewer passes over memory.
         self.model = fold_batch_norm(model).to(self.device)
+        # oneDNN's convolutions run faster on NHWC activations (bench/inference.py).
+        self.channels_last = self.device.type == "cpu"
+        if self.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
         self.crop_size = int(card.get("crop_size", 224))
         self.higher_is_better = bool(card.get("higher_is_better", True))
         self.calibration = check_calibration(card.get("calibration"))
@@ -88,9 +92,12 @@ class Scorer:
     @torch.inference_mode()
     def _forward(self, crops: list[torch.Tensor]) -> list[float]:
         if len({tuple(c.shape) for c in crops}) == 1:
-            out = self.model(torch.stack(crops).to(self.device))
+            out = self.model(self._layout(torch.stack(crops).to(self.device)))
             return out.float().cpu().tolist()
-        return [float(self.model(c.unsqueeze(0).to(self.device))[0]) for c in crops]
+        return [float(self.model(self._layout(c.unsqueeze(0).to(self.device)))[0]) for c in crops]
+
+    def _layout(self, batch: torch.Tensor) -> torch.Tensor:
+        return batch.contiguous(memory_format=torch.channels_last) if self.channels_last else batch
 
     def score(self, images: Any, *, protocol: str | None = None, batch_size: int | None = None,
               progress: bool = False, on_error: str = "raise", raw: bool = False) -> float | list[float]:
