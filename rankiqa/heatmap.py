@@ -79,8 +79,9 @@ def render_map(photo: torch.Tensor | np.ndarray, qmap: QualityMap, *, vmin: floa
     canvas.paste(img, (0, _HEADER))
     draw = ImageDraw.Draw(canvas)
     font = _font(13)
-    draw.text((4, 4), title or f"quality map: {qmap.window} px windows every {qmap.stride} px",
-              fill="black", font=font)
+    title = (title or f"quality map: {qmap.window} px windows every {qmap.stride} px")
+    # File names in titles may carry undecodable bytes (surrogate escapes): draw U+FFFD for them.
+    draw.text((4, 4), title.encode("utf-8", "surrogateescape").decode("utf-8", "replace"), fill="black", font=font)
     bar_h = max(ih, 160) - 2 * _PAD - 52
     x0, y0 = iw + 14, _HEADER + _PAD + 24
     ramp = colormap(np.linspace(1, 0, bar_h))[:, None, :].repeat(18, axis=1)

@@ -68,7 +68,7 @@ def _href(target: Path, base: Path) -> str:
         rel = os.path.relpath(target.resolve(), base.resolve())
     except ValueError:  # another drive on Windows
         return target.resolve().as_uri()
-    return quote(Path(rel).as_posix())
+    return quote(os.fsencode(Path(rel).as_posix()))  # bytes: file names need not be valid UTF-8
 
 
 def _histogram_svg(scores: list[float], lo: float, hi: float, width: int = 560, height: int = 150) -> str:
@@ -111,8 +111,13 @@ h1{font-size:20px;margin:0 0 4px} .meta{color:#555;margin-bottom:12px}
 """
 
 
+def _text(name: str) -> str:
+    """HTML-escaped, with undecodable file-name bytes shown as U+FFFD instead of failing."""
+    return html.escape(name.encode("utf-8", "surrogateescape").decode("utf-8", "replace"))
+
+
 def _card(rank: int, r: RankedImage, name: str, thumb: bytes | None, href: str | None, map_href: str | None) -> str:
-    img = (f'<img src="data:image/jpeg;base64,{base64.b64encode(thumb).decode()}" alt="{html.escape(name)}" '
+    img = (f'<img src="data:image/jpeg;base64,{base64.b64encode(thumb).decode()}" alt="{_text(name)}" '
            'decoding="async">' if thumb else '<span class="name">(no preview)</span>')
     if href:
         img = f'<a href="{html.escape(href)}" target="_blank" title="open full size">{img}</a>'
@@ -121,7 +126,7 @@ def _card(rank: int, r: RankedImage, name: str, thumb: bytes | None, href: str |
     return (f'<div class="card{" best" if rank == 1 else ""}" data-rank="{rank}" data-score="{r.score!r}" '
             f'data-index="{r.index}"><div class="thumb">{img}</div>'
             f'<div><span class="rank">#{rank}</span>{best}<span class="score">{r.score:.2f}</span></div>'
-            f'<div class="name" title="{html.escape(name)}">{html.escape(Path(name).name if r.path else name)}</div>'
+            f'<div class="name" title="{_text(name)}">{_text(Path(name).name if r.path else name)}</div>'
             f'<div class="name">input {r.index}{links}</div></div>')
 
 
@@ -178,8 +183,8 @@ def report(images: Any, out: str | os.PathLike[str] = "report.html", model: str 
     good = [r.score for r in ranked]
     calibrated = scorer.calibration is not None and not raw
     lo, hi = (0.0, 100.0) if calibrated else ((min(good), max(good)) if good else (0.0, 1.0))
-    failed = "".join(f'<li class="failed-file"><b>{html.escape(describe_input(items[i], i))}</b>: '
-                     f'{html.escape(e.reason)}</li>' for i, e in sorted(errors.items()))
+    failed = "".join(f'<li class="failed-file"><b>{_text(describe_input(items[i], i))}</b>: '
+                     f'{_text(e.reason)}</li>' for i, e in sorted(errors.items()))
     stats = (f"mean {np.mean(good):.2f}, median {np.median(good):.2f}" if good else "nothing scored")
     heading = title or f"rankiqa report: {len(items)} images"
     page = (

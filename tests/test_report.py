@@ -144,3 +144,13 @@ def test_top_level_report_takes_a_folder(burst, tmp_path):
     rep = rankiqa.report(str(d), tmp_path / "folder.html", maps=False)
     assert len(rep.ranked) == len(levels) and len(rep.errors) == 1
     assert [Path(r.path).name for r in rep.ranked][0] == "sharp.png"
+
+
+def test_file_names_that_are_not_utf8(tmp_path):
+    import os
+
+    name = os.fsdecode(b"caf\xe9.png")  # Latin-1 bytes: a surrogate escape in Python
+    Image.fromarray(smooth_photo(64, 64)).save(tmp_path / name)
+    rep = report([str(tmp_path / name)], tmp_path / "r.html")
+    html = rep.path.read_text(encoding="utf-8")
+    assert "caf\ufffd.png" in html and 'href="caf%E9.png"' in html
