@@ -23,7 +23,7 @@ from rankiqa.errors import BatchScoringError, ImageLoadError
 from rankiqa.io import describe_input, expand_inputs, is_single_input, load_image
 from rankiqa.models.fusion import fold_batch_norm
 from rankiqa.pipeline import ScoreAccumulator, prepared_views
-from rankiqa.protocols import check_protocol
+from rankiqa.protocols import PAPER_CROPS, check_protocol
 from rankiqa.weights.checkpoint import network_from_checkpoint
 from rankiqa.weights.hub import resolve_checkpoint
 from rankiqa.weights.manifest import CheckpointRecord, list_models as _manifest_models
@@ -69,7 +69,7 @@ class Scorer:
 
     def __init__(self, model: torch.nn.Module, card: dict[str, Any], name: str,
                  device: str | torch.device | None = None, protocol: str | None = None,
-                 batch_size: int = DEFAULT_BATCH_SIZE):
+                 batch_size: int = DEFAULT_BATCH_SIZE, num_crops: int | None = None):
         self.name = name
         self.card = card
         self.device = select_device(device)
@@ -83,10 +83,12 @@ class Scorer:
         self.higher_is_better = bool(card.get("higher_is_better", True))
         self.calibration = check_calibration(card.get("calibration"))
         self.protocol = check_protocol(protocol or card.get("protocol", "paper"))
+        self.num_crops = _check_num_crops(num_crops if num_crops is not None else card.get("num_crops", PAPER_CROPS))
         self.batch_size = _check_batch_size(batch_size)
 
     def __repr__(self) -> str:
-        return (f"Scorer({self.name!r}, arch={self.card.get('arch')!r}, protocol={self.protocol!r}, "
+        crops = f", num_crops={self.num_crops}" if self.protocol == "paper" else ""
+        return (f"Scorer({self.name!r}, arch={self.card.get('arch')!r}, protocol={self.protocol!r}{crops}, "
                 f"device={str(self.device)!r})")
 
     @torch.inference_mode()
@@ -169,7 +171,7 @@ class Scorer:
         total = len(items) if hasattr(items, "__len__") else None
         bar = tqdm(total=total, disable=not progress, file=sys.stderr, unit="img", desc="scoring")
         n = 0
-        for i, views in prepared_views(items, proto, self.crop_size, workers):
+        for i, views in prepared_views(items, proto, self.crop_size, workers, num_crops=self.num_crops):
             if isinstance(views, ImageLoadError):
                 errors[i] = views
             else:
@@ -181,6 +183,12 @@ class Scorer:
         sign = 1.0 if self.higher_is_better else -1.0
         scores = [math.nan if i in errors else sign * acc.pop(i) for i in range(n)]
         return scores, errors
+
+
+def _check_num_crops(num_crops: Any) -> int:
+    if isinstance(num_crops, bool) or not isinstance(num_crops, int) or num_crops < 1:
+        raise ValueError(f"num_crops must be a positive int, got {num_crops!r}")
+    return num_crops
 
 
 def _check_batch_size(batch_size: int) -> int:
@@ -197,7 +205,7 @@ _CACHE_LOCK = threading.Lock()
 def load_model(name_or_path: str | os.PathLike[str] = "default", *, device: str | torch.device | None = None,
                protocol: str | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
                cache_dir: str | Path | None = None, endpoint: str | None = None,
-               offline: bool | None = None) -> Scorer:
+               offline: bool | None = None, num_crops: int | None = None) -> Scorer:
     """Load a checkpoint by manifest id (``"default"``, ``"arch.tag"``) or ``.safetensors`` path.
 
     Hub checkpoints are downloaded at their pinned revision and sha256-verified
@@ -208,13 +216,13 @@ def load_model(name_or_path: str | os.PathLike[str] = "default", *, device: str 
     if record is not None:
         card = {**card, **_record_overrides(record)}
     name = record.id if record is not None else os.fspath(name_or_path)
-    return Scorer(model, card, name, device=device, protocol=protocol, batch_size=batch_size)
+    return Scorer(model, card, name, device=device, protocol=protocol, batch_size=batch_size, num_crops=num_crops)
 
 
 def _record_overrides(record: CheckpointRecord) -> dict[str, Any]:
     # The manifest is the published truth for how a checkpoint is used.
     return {"arch": record.arch, "arch_kwargs": record.arch_kwargs, "protocol": record.protocol,
-            "crop_size": record.crop_size, "higher_is_better": record.higher_is_better,
+            "crop_size": record.crop_size, "num_crops": record.num_crops, "higher_is_better": record.higher_is_better,
             "score_range": record.score_range, "calibration": record.calibration, "id": record.id}
 
 

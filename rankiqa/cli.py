@@ -44,6 +44,8 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("--model", default="default", help="checkpoint id or .safetensors path (default: default)")
         sp.add_argument("--protocol", choices=PROTOCOLS, default=None,
                         help="crops to score (default: the checkpoint's, usually paper)")
+        sp.add_argument("--crops", type=_positive_int, default=None,
+                        help="random crops of the paper protocol (default: the checkpoint's)")
         sp.add_argument("--recursive", "-r", action="store_true", help="descend into sub-folders")
         fmt = sp.add_mutually_exclusive_group()
         fmt.add_argument("--json", action="store_true", help="JSON on stdout")
@@ -133,7 +135,8 @@ def _cmd_score(args: argparse.Namespace, ranked: bool) -> int:
         print("error: no images to score", file=sys.stderr)
         return EXIT_ERROR
     try:
-        scorer = load_model(args.model, device=args.device, protocol=args.protocol, batch_size=args.batch_size)
+        scorer = load_model(args.model, device=args.device, protocol=args.protocol, batch_size=args.batch_size,
+                            num_crops=args.crops)
     except (RankIQAError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR

@@ -33,16 +33,17 @@ __all__ = ["prepared_views", "ScoreAccumulator", "DEFAULT_WORKERS"]
 
 
 
-def _prepare(x: Any, index: int, protocol: str, crop_size: int) -> Crops | ImageLoadError:
+def _prepare(x: Any, index: int, protocol: str, crop_size: int, num_crops: int) -> Crops | ImageLoadError:
     try:
         image = load_image(x, describe_input(x, index))
     except ImageLoadError as exc:
         return exc
-    return make_crops(image, protocol, crop_size, PAPER_CROPS, PAPER_SEED)
+    return make_crops(image, protocol, crop_size, num_crops, PAPER_SEED)
 
 
 def prepared_views(items: Iterable[Any], protocol: str, crop_size: int, workers: int = DEFAULT_WORKERS,
-                   lookahead: int | None = None) -> Iterator[tuple[int, Crops | ImageLoadError]]:
+                   lookahead: int | None = None, num_crops: int = PAPER_CROPS
+                   ) -> Iterator[tuple[int, Crops | ImageLoadError]]:
     """``(index, crops or the input's error)`` for each input, in input order.
 
     ``workers=0`` decodes in the calling thread (the old, sequential path).
@@ -51,14 +52,14 @@ def prepared_views(items: Iterable[Any], protocol: str, crop_size: int, workers:
         raise ValueError(f"workers must be >= 0, got {workers}")
     if workers == 0:
         for i, x in enumerate(items):
-            yield i, _prepare(x, i, protocol, crop_size)
+            yield i, _prepare(x, i, protocol, crop_size, num_crops)
         return
     ahead = lookahead or 2 * workers
     queue: deque[tuple[int, Future]] = deque()
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rankiqa-decode") as pool:
         try:
             for i, x in enumerate(items):
-                queue.append((i, pool.submit(_prepare, x, i, protocol, crop_size)))
+                queue.append((i, pool.submit(_prepare, x, i, protocol, crop_size, num_crops)))
                 if len(queue) > ahead:
                     j, fut = queue.popleft()
                     yield j, fut.result()

@@ -1,7 +1,9 @@
 """Test-time protocols: which crops of an image the network sees.
 
-- ``paper``: 30 random crops of 224x224, averaged, as the RankIQA paper. The
-  crop positions come from a fixed seed, so an image always gets the same score.
+- ``paper``: random crops of the checkpoint's crop size, averaged, as the RankIQA
+  paper (30 of 224x224 there; a checkpoint's manifest entry may ask for fewer,
+  ``num_crops``, where ``bench/protocols.py`` measured no loss). The crop
+  positions come from a fixed seed, so an image always gets the same score.
 - ``grid``: deterministic crops on a uniform grid that covers the whole image
   (``ceil(H/224) x ceil(W/224)`` crops, evenly spaced, overlapping as needed).
 - ``full``: the whole image in one pass (the pooling head accepts any size).

@@ -82,3 +82,20 @@ def test_generator_input_is_streamed(scorer):
 def test_workers_argument_checked(scorer):
     with pytest.raises(ValueError, match="workers"):
         list(prepared_views([smooth_photo()], "paper", 32, workers=-1))
+
+
+def test_num_crops_from_the_scorer(tiny_ckpt, capsys):
+    few = load_model(tiny_ckpt, device="cpu", num_crops=5)
+    x = smooth_photo(64, 80, seed=9)
+    views = make_crops(load_image(x), "paper", few.crop_size, 5, PAPER_SEED)
+    with torch.inference_mode():
+        expected = float(np.mean([float(few.model(v.unsqueeze(0))[0]) for v in views.tensors]))
+    assert few.score(x, raw=True) == pytest.approx(expected, abs=1e-5)
+    assert "num_crops=5" in repr(few)
+    with pytest.raises(ValueError, match="num_crops"):
+        load_model(tiny_ckpt, device="cpu", num_crops=0)
+    from rankiqa.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["score", "x.png", "--crops", "0"])
+    assert "must be >= 1" in capsys.readouterr().err

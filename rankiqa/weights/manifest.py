@@ -40,6 +40,9 @@ class CheckpointRecord:
     revision: str | None = None
     protocol: str = "paper"
     crop_size: int = 224
+    # Random crops of the ``paper`` protocol: the paper's 30, or fewer where bench/protocols.py
+    # measured no loss (the calibration is fitted with the same number).
+    num_crops: int = 30
     higher_is_better: bool = True
     score_range: list[float] | None = None
     # Monotone map of the raw output onto 0-100 (rankiqa.calibration), fitted by
