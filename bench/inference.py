@@ -67,7 +67,7 @@ def make_folder(d: Path, n: int, refs: Path, size: tuple[int, int] = (768, 512))
     return out
 
 
-def old_pipeline(model, files: list[str], protocol: str, crop: int, batch: int = 32) -> list[float]:
+def old_pipeline(model, files: list[str], protocol: str, crop: int, num_crops: int, batch: int = 32) -> list[float]:
     """The pipeline before issue 15, kept here as the baseline."""
     sums, pending = [0.0] * len(files), []
 
@@ -80,7 +80,7 @@ def old_pipeline(model, files: list[str], protocol: str, crop: int, batch: int =
 
     counts = [0] * len(files)
     for i, f in enumerate(files):
-        views = make_crops(load_image(f), protocol, crop, PAPER_CROPS, PAPER_SEED)
+        views = make_crops(load_image(f), protocol, crop, num_crops, PAPER_SEED)
         for c in views.tensors:
             pending.append((i, c))
             counts[i] += 1
@@ -100,7 +100,7 @@ def dataloader_pipeline(scorer, files: list[str], protocol: str) -> list[float]:
             return len(files)
 
         def __getitem__(self, i):
-            return i, make_crops(load_image(files[i]), protocol, scorer.crop_size, PAPER_CROPS, PAPER_SEED)
+            return i, make_crops(load_image(files[i]), protocol, scorer.crop_size, scorer.num_crops, PAPER_SEED)
 
     loader = torch.utils.data.DataLoader(Files(), batch_size=None, num_workers=1, prefetch_factor=2)
     acc = ScoreAccumulator(scorer._forward, scorer.batch_size, scorer.crop_size)
@@ -195,20 +195,26 @@ def main() -> None:
     unfolded.eval()
     with tempfile.TemporaryDirectory() as tmp:
         files = make_folder(Path(tmp), args.images, args.refs)
-        print(f"# Scoring {len(files)} 768x512 JPEGs: {scorer.name}, default protocol {scorer.protocol}, "
-              f"{args.threads} threads\n")
-        print("| pipeline | " + " | ".join(f"{p} img/s" for p in PROTOCOLS) + " |\n|---|" + "---|" * len(PROTOCOLS))
+        print(f"# Scoring {len(files)} 768x512 JPEGs: {scorer.name}, default protocol {scorer.protocol} "
+              f"({scorer.num_crops} crops), {args.threads} threads\n")
+        variants = [(f"paper, {scorer.num_crops} crops (default)", "paper", scorer.num_crops)]
+        if scorer.num_crops != PAPER_CROPS:
+            variants.append((f"paper, {PAPER_CROPS} crops", "paper", PAPER_CROPS))
+        variants += [(p, p, scorer.num_crops) for p in PROTOCOLS if p != "paper"]
+        scorers = {n: scorer if n == scorer.num_crops else load_model(args.model, device="cpu", num_crops=n)
+                   for _, _, n in variants}
+        print("| pipeline, images/s | " + " | ".join(v[0] for v in variants) + " |\n|---|" + "---|" * len(variants))
         rows: dict[str, list[str]] = {"old (sequential, BN unfolded)": [], "new (decode thread, BN folded)": [],
                                       "new, DataLoader worker process": []}
-        for p in PROTOCOLS:
+        for _, p, n in variants:
             t = time.perf_counter()
-            old = old_pipeline(unfolded, files, p, scorer.crop_size)
+            old = old_pipeline(unfolded, files, p, scorer.crop_size, n)
             rows["old (sequential, BN unfolded)"].append(f"{len(files) / (time.perf_counter() - t):.1f}")
             t = time.perf_counter()
-            new, errors = scorer.score_with_errors(files, p)
+            new, errors = scorers[n].score_with_errors(files, p)
             rows["new (decode thread, BN folded)"].append(f"{len(files) / (time.perf_counter() - t):.1f}")
             t = time.perf_counter()
-            dl = dataloader_pipeline(scorer, files, p)
+            dl = dataloader_pipeline(scorers[n], files, p)
             rows["new, DataLoader worker process"].append(f"{len(files) / (time.perf_counter() - t):.1f}")
             sign = 1.0 if scorer.higher_is_better else -1.0
             assert not errors and np.allclose(new, sign * np.asarray(old), atol=1e-4), p
@@ -217,14 +223,14 @@ def main() -> None:
             print(f"| {name} | " + " | ".join(vals) + " |")
         b = brisque(files)
         print(f"| OpenCV BRISQUE (features, 1 process) | {'not installed' if b is None else f'{b:.1f}'} "
-              "(the same for every column) |" + " |" * (len(PROTOCOLS) - 1))
+              "(the same for every column) |" + " |" * (len(variants) - 1))
 
         peak = matmul_peak_gflops()
         print(f"\n# The network alone (measured float32 matmul peak {peak:.1f} GFLOP/s)\n")
         print("| protocol | network | GFLOP / image | GFLOP/s | % of peak |\n|---|---|---|---|---|")
         image = load_image(files[0])
-        for p in PROTOCOLS:
-            views = make_crops(image, p, scorer.crop_size, PAPER_CROPS, PAPER_SEED).tensors
+        for label, p, n in variants:
+            views = make_crops(image, p, scorer.crop_size, n, PAPER_SEED).tensors
             batch = [torch.stack(views)] * 8
             variants = [("BN unfolded", unfolded, False), ("BN folded", fold_batch_norm(unfolded), False),
                         ("BN folded + channels_last (shipped)", scorer.model, True)]
@@ -234,7 +240,7 @@ def main() -> None:
                 t0 = time.perf_counter()
                 gflop, dt = network_only(model, batch, cl)
                 extra = f" (first call {time.perf_counter() - t0 - dt:.0f} s)" if "compile" in name else ""
-                print(f"| {p} | {name}{extra} | {gflop / 8:.2f} | {gflop / dt:.1f} | {100 * gflop / dt / peak:.0f}% |")
+                print(f"| {label} | {name}{extra} | {gflop / 8:.2f} | {gflop / dt:.1f} | {100 * gflop / dt / peak:.0f}% |")
 
         print("\n# Memory and start-up\n")
         small = child_rss(files, len(files), args.model, args.threads)

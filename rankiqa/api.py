@@ -244,7 +244,7 @@ def score(images: Any, model: str | os.PathLike[str] | Scorer = "default", *,
     """Quality score(s), higher = better. One image gives a float, several a list.
 
     ``images``: a path, PIL image, numpy array, torch tensor (CxHxW or
-    BxCxHxW), or a list of these. ``protocol``: ``paper`` (30 seeded random
+    BxCxHxW), or a list of these. ``protocol``: ``paper`` (the checkpoint's seeded random
     crops), ``grid`` or ``full``; default: the checkpoint's. Scores are on the
     checkpoint's 0-100 scale where it has one; ``raw=True`` gives the network's
     value. The loaded model is kept for later calls.

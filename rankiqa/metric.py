@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from rankiqa.protocols import PAPER_CROPS, PAPER_SEED, check_protocol, make_crops
+from rankiqa.protocols import PAPER_SEED, check_protocol, make_crops
 
 __all__ = ["QualityMetric"]
 
@@ -23,7 +23,7 @@ __all__ = ["QualityMetric"]
 class QualityMetric(torch.nn.Module):
     """``QualityMetric(model="default", protocol=None, device=None)(x) -> scores [B]``.
 
-    ``protocol``: ``paper`` (30 seeded crops), ``grid`` or ``full``; default:
+    ``protocol``: ``paper`` (the checkpoint's seeded crops), ``grid`` or ``full``; default:
     the checkpoint's. Scores are on the checkpoint's 0-100 scale where it has
     one (a logistic, differentiable too); ``raw=True`` gives the network's value.
     Use ``-metric(x).mean()`` as a loss to make images look better.
@@ -41,6 +41,7 @@ class QualityMetric(torch.nn.Module):
         self.net.eval()
         self.name = scorer.name
         self.crop_size = scorer.crop_size
+        self.num_crops = scorer.num_crops
         self.protocol = check_protocol(protocol or scorer.protocol)
         self.sign = 1.0 if scorer.higher_is_better else -1.0
         self.calibration = None if raw else scorer.calibration
@@ -60,7 +61,7 @@ class QualityMetric(torch.nn.Module):
         device = next(self.net.parameters()).device
         scores = []
         for image in x.to(device):
-            views = make_crops(image, self.protocol, self.crop_size, PAPER_CROPS, PAPER_SEED)
+            views = make_crops(image, self.protocol, self.crop_size, self.num_crops, PAPER_SEED)
             weights = torch.tensor(views.weights, device=device, dtype=x.dtype)
             if len({tuple(t.shape) for t in views.tensors}) == 1:
                 out = self.net(torch.stack(views.tensors)).to(x.dtype)
