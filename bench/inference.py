@@ -195,12 +195,14 @@ def main() -> None:
     unfolded.eval()
     with tempfile.TemporaryDirectory() as tmp:
         files = make_folder(Path(tmp), args.images, args.refs)
-        print(f"# Scoring {len(files)} 768x512 JPEGs: {scorer.name}, default protocol {scorer.protocol} "
-              f"({scorer.num_crops} crops), {args.threads} threads\n")
-        variants = [(f"paper, {scorer.num_crops} crops (default)", "paper", scorer.num_crops)]
+        print(f"# Scoring {len(files)} 768x512 JPEGs: {scorer.name}, default protocol {scorer.protocol}, "
+              f"{args.threads} threads\n")
+        variants = [(f"paper, {scorer.num_crops} crops", "paper", scorer.num_crops)]
         if scorer.num_crops != PAPER_CROPS:
             variants.append((f"paper, {PAPER_CROPS} crops", "paper", PAPER_CROPS))
         variants += [(p, p, scorer.num_crops) for p in PROTOCOLS if p != "paper"]
+        variants = [(f"{label} (default)" if p == scorer.protocol and n == scorer.num_crops else label, p, n)
+                    for label, p, n in variants]
         scorers = {n: scorer if n == scorer.num_crops else load_model(args.model, device="cpu", num_crops=n)
                    for _, _, n in variants}
         print("| pipeline, images/s | " + " | ".join(v[0] for v in variants) + " |\n|---|" + "---|" * len(variants))
