@@ -83,8 +83,9 @@ class Scorer:
         self.higher_is_better = bool(card.get("higher_is_better", True))
         self.calibration = check_calibration(card.get("calibration"))
         self.protocol = check_protocol(protocol or card.get("protocol", "paper"))
-        self.num_crops = _check_num_crops(num_crops if num_crops is not None else card.get("num_crops", PAPER_CROPS))
-        self.batch_size = _check_batch_size(batch_size)
+        self.num_crops = _check_positive_int(num_crops if num_crops is not None else card.get("num_crops", PAPER_CROPS),
+                                             "num_crops")
+        self.batch_size = _check_positive_int(batch_size, "batch_size")
 
     def __repr__(self) -> str:
         crops = f", num_crops={self.num_crops}" if self.protocol == "paper" else ""
@@ -165,7 +166,7 @@ class Scorer:
         threads decode ahead of the network (0: decode in this thread). See :mod:`rankiqa.pipeline`.
         """
         proto = check_protocol(self.protocol if protocol is None else protocol)
-        bs = _check_batch_size(self.batch_size if batch_size is None else batch_size)
+        bs = _check_positive_int(self.batch_size if batch_size is None else batch_size, "batch_size")
         acc = ScoreAccumulator(self._forward, bs, self.crop_size)
         errors: dict[int, ImageLoadError] = {}
         total = len(items) if hasattr(items, "__len__") else None
@@ -185,16 +186,10 @@ class Scorer:
         return scores, errors
 
 
-def _check_num_crops(num_crops: Any) -> int:
-    if isinstance(num_crops, bool) or not isinstance(num_crops, int) or num_crops < 1:
-        raise ValueError(f"num_crops must be a positive int, got {num_crops!r}")
-    return num_crops
-
-
-def _check_batch_size(batch_size: int) -> int:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-    return batch_size
+def _check_positive_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return value
 
 
 _CACHE: dict[tuple[str, str], Scorer] = {}

@@ -10,7 +10,7 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from rankiqa.io import describe_input, load_image
-from rankiqa.maps import QualityMap
+from rankiqa.maps import QualityMap, compute_quality_map
 from rankiqa.protocols import pad_to_min_size
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -101,6 +101,6 @@ def save_quality_map(scorer: Scorer, image: Any, out: str | os.PathLike[str], *,
                      vmax: float | None = None, title: str = "", max_side: int = 1600) -> QualityMap:
     """Compute the quality map of one input, draw it with :func:`render_map` and save it (PNG by suffix)."""
     photo = pad_to_min_size(load_image(image, describe_input(image)), scorer.crop_size)
-    qmap = scorer.quality_map(photo, stride=stride, method=method, raw=raw)
+    qmap = compute_quality_map(scorer, photo, stride, method, raw)
     render_map(photo, qmap, vmin=vmin, vmax=vmax, title=title, max_side=max_side).save(out)
     return qmap

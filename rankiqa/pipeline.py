@@ -76,7 +76,6 @@ class ScoreAccumulator:
 
     def __init__(self, forward: Callable[[list[torch.Tensor]], list[float]], batch_size: int, crop_size: int):
         self.forward = forward
-        self.batch_size = batch_size
         self.pixel_budget = batch_size * crop_size * crop_size
         self.sums: dict[int, float] = {}
         self.weights: dict[int, float] = {}
@@ -92,7 +91,7 @@ class ScoreAccumulator:
             group = self._pending.setdefault(key, [])
             group.append((index, w, crop))
             self._pixels += crop.shape[-2] * crop.shape[-1]
-            if len(group) >= self.batch_size or len(group) * crop.shape[-2] * crop.shape[-1] >= self.pixel_budget:
+            if len(group) * crop.shape[-2] * crop.shape[-1] >= self.pixel_budget:  # batch_size crops, or fewer larger
                 self._flush(key)
         if self._pixels >= self.pixel_budget:  # many sizes, none full: keep memory bounded
             self.flush()
