@@ -78,3 +78,31 @@ def test_bad_arguments(refs_dir):
         RankedGroups(list_images(refs_dir), "tid2031")
     with pytest.raises(FileNotFoundError):
         list_images(refs_dir / "nope")
+
+
+def test_family_weights_draw_weighted_families_more_often(refs_dir):
+    refs = list_images(refs_dir)
+    plain = RankedGroups(refs, "live", crop_size=32)
+    weighted = RankedGroups(refs, "live", crop_size=32, family_weights={"jp2k": 3, "gblur": 2})
+    assert plain.families == ("gblur", "wn", "jpeg", "jp2k")
+    assert weighted.families == ("gblur", "gblur", "wn", "jpeg", "jp2k", "jp2k", "jp2k")
+    assert len(weighted) == len(refs) * 7
+    sampler = GroupBatchSampler(len(weighted), 7, seed=0)
+    counts: dict[str, int] = {}
+    for k in range(len(refs)):  # one epoch: every item exactly once
+        for item, _ in sampler.batch(k):
+            fam = weighted.families[item % len(weighted.families)]
+            counts[fam] = counts.get(fam, 0) + 1
+    assert counts == {"gblur": 2 * len(refs), "wn": len(refs), "jpeg": len(refs), "jp2k": 3 * len(refs)}
+    # A set name weights each of its families; no weights leaves the old order untouched.
+    assert RankedGroups(refs, "broad", crop_size=32, family_weights={"live_wide": 2}).families.count("jpeg_wide") == 2
+    assert RankedGroups(refs, "live", crop_size=32, family_weights={}).families == plain.families
+
+
+@pytest.mark.parametrize("weights,match", [({"jp2k": 0}, "positive integer"), ({"jp2k": 1.5}, "positive integer"),
+                                           ({"jp2k": True}, "positive integer"),
+                                           ({"kadid_jpeg": 2}, "not among the training families"),
+                                           ({"jpgg": 2}, "did you mean")])
+def test_family_weights_are_checked(refs_dir, weights, match):
+    with pytest.raises(ValueError, match=match):
+        RankedGroups(list_images(refs_dir), "live", crop_size=32, family_weights=weights)

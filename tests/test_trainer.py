@@ -151,3 +151,13 @@ def test_warmup_curriculum_and_resume_across_stages(refs_dir, tmp_path):
         _cfg(refs_dir, tmp_path / "d", warmup_iters=2)
     with pytest.raises(ValueError, match="did you mean"):
         _cfg(refs_dir, tmp_path / "e", warmup_families="gblr", warmup_iters=2)
+
+
+def test_family_weights_change_the_batches_and_are_recorded(refs_dir, tmp_path):
+    kw = dict(families="gblur,jpeg", iters=3)
+    plain = pretrain(_cfg(refs_dir, tmp_path / "a", **kw))
+    weighted = pretrain(_cfg(refs_dir, tmp_path / "b", family_weights={"jpeg": 3}, **kw))
+    assert not _same(_weights(plain), _weights(weighted))
+    assert read_card(weighted)["training"]["config"]["family_weights"] == {"jpeg": 3}
+    with pytest.raises(ValueError, match="not among the training families"):
+        _cfg(refs_dir, tmp_path / "c", families="gblur", family_weights={"jpeg": 2})

@@ -58,6 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--refs", required=True, nargs="+", help="folders/files of clean training photos")
     t.add_argument("--heldout", nargs="*", default=[], help="held-out photos (default: a fixed 10%% of --refs)")
     t.add_argument("--set", default="live")
+    t.add_argument("--family-weights", type=_json_dict, default={},
+                   help="JSON object: draw these sets/families N times as often, e.g. '{\"live_wide\": 3}'")
     t.add_argument("--warmup-set", default="", help="families of the first --warmup-iters iterations (curriculum)")
     t.add_argument("--warmup-iters", type=int, default=0)
     t.add_argument("--arch", default="vgg16")
@@ -279,7 +281,7 @@ def _cmd_pretrain(a: argparse.Namespace) -> int:
     from rankiqa.train.trainer import PretrainConfig, pretrain
 
     cfg = PretrainConfig(
-        refs=a.refs, heldout=a.heldout, out=a.out, families=a.set, warmup_families=a.warmup_set,
+        refs=a.refs, heldout=a.heldout, out=a.out, families=a.set, family_weights=a.family_weights, warmup_families=a.warmup_set,
         warmup_iters=a.warmup_iters, arch=a.arch, arch_kwargs=a.arch_kwargs,
         iters=a.iters, groups_per_batch=a.groups, crop_size=a.crop, lr=a.lr, lr_step=a.lr_step,
         lr_gamma=a.lr_gamma, momentum=a.momentum, weight_decay=a.weight_decay, margin=a.margin, loss=a.loss,

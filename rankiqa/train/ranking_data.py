@@ -25,7 +25,7 @@ in the loader's workers, so the training step does not wait for them.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -34,7 +34,8 @@ from torch.utils.data import Dataset, Sampler
 
 from rankiqa.io import IMAGE_SUFFIXES
 from rankiqa.protocols import pad_to_min_size
-from rankiqa.train.distortions import LEVELS, apply_distortion, level_rng, rank_level, resolve_set
+from rankiqa.train.distortions import (LEVELS, apply_distortion, level_rng, rank_level, resolve_set,
+                                        weighted_families)
 from rankiqa.train.teacher import resolve_teachers, teacher_scores
 
 __all__ = ["list_images", "read_rgb", "RankedGroups", "GroupBatchSampler", "collate_groups",
@@ -70,15 +71,17 @@ class RankedGroups(Dataset):
     the stochastic distortions. Each item returns ``(images, levels)``:
     uint8 ``[n, 3, crop, crop]`` and the rank level of each image; with
     ``teachers``, ``(images, levels, teacher scores float [n, T])``.
+    ``family_weights`` (set or family name -> integer) draws those families
+    more often (:func:`~rankiqa.train.distortions.weighted_families`).
     """
 
     def __init__(self, refs: Sequence[str | Path], families: str | Sequence[str] = "live",
                  crop_size: int = 224, seed: int = 0, cache_images: bool = False,
-                 teachers: str | Sequence[str] = ()):
+                 teachers: str | Sequence[str] = (), family_weights: Mapping[str, int] | None = None):
         self.refs = [Path(r) for r in refs]
         if not self.refs:
             raise ValueError("no reference photos given")
-        self.families = resolve_set(families)
+        self.families = weighted_families(resolve_set(families), family_weights)
         if crop_size < 16:
             raise ValueError(f"crop_size must be >= 16, got {crop_size}")
         self.crop_size = crop_size

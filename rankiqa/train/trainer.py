@@ -33,7 +33,7 @@ from tqdm import tqdm
 
 from rankiqa.api import select_device
 from rankiqa.models import build_model
-from rankiqa.train.distortions import resolve_set
+from rankiqa.train.distortions import resolve_set, weighted_families
 from rankiqa.train.losses import (LOSSES, all_pairs_ranking_loss, cross_content_loss, hard_fraction,
                                   hard_negative_loss, random_pairs_loss, teacher_loss, DEFAULT_MARGIN, RankingLoss)
 from rankiqa.train.metrics import group_ranking_metrics
@@ -56,6 +56,9 @@ class PretrainConfig:
     refs: list[str]
     out: str
     families: str = "live"
+    # Sampling weights of the full set's families (set or family name ->
+    # integer; the warm-up stage and the held-out check stay unweighted).
+    family_weights: dict[str, int] = field(default_factory=dict)
     # Curriculum: the first warmup_iters iterations train on warmup_families
     # (e.g. live_wide, which a random network learns to order in ~100
     # iterations) before the full set; 0 = off.
@@ -110,7 +113,7 @@ class PretrainConfig:
         if self.teacher_gap <= 0 or self.teacher_weight < 0:
             raise ValueError(f"teacher_gap must be > 0 and teacher_weight >= 0, got {self.teacher_gap}, "
                              f"{self.teacher_weight}")
-        resolve_set(self.families)
+        weighted_families(resolve_set(self.families), self.family_weights)
         if self.warmup_iters < 0 or bool(self.warmup_iters) != bool(self.warmup_families):
             raise ValueError("warmup_families and warmup_iters > 0 go together "
                              f"(got {self.warmup_families!r}, {self.warmup_iters})")
@@ -210,7 +213,7 @@ def evaluate_ranking(model: torch.nn.Module, dataset: RankedGroups, num_groups: 
     out: dict[str, Any] = group_ranking_metrics(s, g, lv)
     per_family = {}
     fam_arr = np.array(fams)
-    for fam in dataset.families:
+    for fam in dict.fromkeys(dataset.families):
         m = fam_arr == fam
         if m.any():
             per_family[fam] = group_ranking_metrics(s[m], g[m], lv[m])["pair_accuracy"]
@@ -244,13 +247,14 @@ def _distributed() -> tuple[int, int]:
 
 def _stage_loaders(cfg: PretrainConfig, train_refs: list[Path], start: int, rank: int, world: int):
     """Batches from iteration ``start`` on: the warm-up families up to ``warmup_iters``, then the full set."""
-    stages = [(cfg.warmup_families, 0, cfg.warmup_iters)] if cfg.warmup_iters else []
-    stages.append((cfg.families, cfg.warmup_iters, cfg.iters))
+    stages = [(cfg.warmup_families, {}, 0, cfg.warmup_iters)] if cfg.warmup_iters else []
+    stages.append((cfg.families, cfg.family_weights, cfg.warmup_iters, cfg.iters))
     loaders = []
-    for families, first, last in stages:
+    for families, weights, first, last in stages:
         if start >= last:
             continue
-        dataset = RankedGroups(train_refs, families, cfg.crop_size, seed=cfg.seed, teachers=cfg.teacher)
+        dataset = RankedGroups(train_refs, families, cfg.crop_size, seed=cfg.seed, teachers=cfg.teacher,
+                               family_weights=weights)
         sampler = GroupBatchSampler(len(dataset), cfg.groups_per_batch, cfg.seed, start=max(start, first),
                                     num_batches=last, rank=rank, num_replicas=world)
         loaders.append(make_loader(dataset, sampler, cfg.workers))

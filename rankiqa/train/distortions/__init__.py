@@ -34,7 +34,7 @@ across the levels, so that their recipes reproduce.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -47,7 +47,7 @@ from rankiqa.train.distortions.compression import (JP2K_MIN_SIDE, decode_rgb, jp
 
 __all__ = [
     "DISTORTIONS", "LEVELS", "SETS", "STOCHASTIC", "SHARED_DRAW", "Distortion",
-    "apply_distortion", "num_levels", "rank_level", "resolve_set", "level_rng",
+    "apply_distortion", "num_levels", "rank_level", "resolve_set", "weighted_families", "level_rng",
     "gaussian_blur", "jpeg_compress", "jp2k_compress", "jp2k_compress_bpp", "decode_rgb", "JP2K_MIN_SIDE",
 ]
 
@@ -144,6 +144,28 @@ def resolve_set(name_or_names: str | Sequence[str]) -> tuple[str, ...]:
     if not out:
         raise ValueError("no distortion family given")
     return tuple(dict.fromkeys(out))
+
+
+def weighted_families(families: Sequence[str], weights: Mapping[str, int] | None = None) -> tuple[str, ...]:
+    """``families`` with each one repeated by its integer sampling weight.
+
+    ``weights`` maps set or family names (see :func:`resolve_set`) to a
+    positive integer; a family named by several keys takes the largest, the
+    others keep weight 1. A ranked dataset over the result draws a weighted
+    family ``w`` times as often; without weights the order (and so every old
+    recipe's batch stream) is unchanged.
+    """
+    if not weights:
+        return tuple(families)
+    per_family: dict[str, int] = {}
+    for key, w in weights.items():
+        if isinstance(w, bool) or not isinstance(w, int) or w < 1:
+            raise ValueError(f"family weight of {key!r} must be a positive integer, got {w!r}")
+        for name in resolve_set(key):
+            if name not in families:
+                raise ValueError(f"family weight {key!r}: {name!r} is not among the training families")
+            per_family[name] = max(per_family.get(name, 1), w)
+    return tuple(name for name in families for _ in range(per_family.get(name, 1)))
 
 
 def _check_name(name: str) -> None:
