@@ -6,18 +6,21 @@ One run, one folder of 768x512 JPEGs cut from ../shared/data/refs, the same
 1. images/s per protocol: the old pipeline (decode, crop, forward one image
    after another; batch norm unfolded; ``full`` one image per pass), the new
    one (:mod:`rankiqa.pipeline`: decoding thread, crops batched across images,
-   batch norm folded), and the new one with a DataLoader worker process
-   decoding instead of a thread; OpenCV's BRISQUE (``cv2.imread`` + its 36
+   batch norm folded) in float32 and in bfloat16 (:mod:`rankiqa.precision`),
+   how far the bfloat16 scores are from the float32 ones, and the new one
+   with a DataLoader worker process decoding instead of a thread; OpenCV's BRISQUE (``cv2.imread`` + its 36
    features; the SVR on top is a dot product with the support vectors, left
    out, so BRISQUE's time is a lower bound). Needs ``bench/requirements.txt``.
 2. The network alone: GFLOP per image, achieved GFLOP/s against a measured
-   float32 matmul peak, with and without batch-norm folding and channels_last.
+   float32 matmul peak, with and without batch-norm folding and channels_last,
+   and in bfloat16 (against the bfloat16 matmul peak).
+   With ``--live runs/live_replica``: LIVE replica SROCC in both precisions.
 3. Peak RSS of a fresh process scoring 100 vs ``--many`` images, and one
    24-megapixel photo.
 4. Start-up: ``rankiqa score one.jpg`` wall time (median of 3) against a bare
    ``import torch``.
 
-    python bench/inference.py [--images 100] [--threads 2] [--many 10000]
+    python bench/inference.py [--images 100] [--threads 2] [--many 10000] [--live runs/live_replica]
 """
 
 from __future__ import annotations
@@ -41,9 +44,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from rankiqa.api import load_model  # noqa: E402
-from rankiqa.defaults import PROTOCOLS  # noqa: E402
+from rankiqa.defaults import DEFAULT_PRECISION, PROTOCOLS  # noqa: E402
 from rankiqa.io import images_in_folder, load_image  # noqa: E402
 from rankiqa.models.fusion import fold_batch_norm  # noqa: E402
+from rankiqa.precision import resolve_precision  # noqa: E402
 from rankiqa.protocols import PAPER_CROPS, PAPER_SEED, make_crops  # noqa: E402
 from rankiqa.weights.checkpoint import network_from_checkpoint  # noqa: E402
 from rankiqa.weights.hub import resolve_checkpoint  # noqa: E402
@@ -123,8 +127,8 @@ def brisque(files: list[str]) -> float | None:
     return len(files) / (time.perf_counter() - t)
 
 
-def matmul_peak_gflops(n: int = 1024, repeats: int = 10) -> float:
-    a, b = torch.rand(n, n), torch.rand(n, n)
+def matmul_peak_gflops(n: int = 1024, repeats: int = 10, dtype: torch.dtype = torch.float32) -> float:
+    a, b = torch.rand(n, n, dtype=dtype), torch.rand(n, n, dtype=dtype)
     a @ b
     t = time.perf_counter()
     for _ in range(repeats):
@@ -180,6 +184,21 @@ def startup(one: str, threads: int) -> tuple[float, float]:
             wall([sys.executable, "-c", "import torch"]))
 
 
+def live_agreement(folder: Path, model: str) -> None:
+    from rankiqa.train.datasets import load_dataset
+    from rankiqa.train.evaluation import evaluate_dataset
+
+    ds = load_dataset(f"live-replica:{folder}")
+    paths = [x.path for x in ds.samples]
+    print("\n# LIVE replica SROCC per precision (default protocol)\n")
+    print("| precision | all | JP2K | JPEG | noise | blur |\n|---|---|---|---|---|---|")
+    for precision in ("float32", "bfloat16"):
+        raw, _ = load_model(model, device="cpu", precision=precision).score_with_errors(paths)
+        rep = evaluate_dataset(raw, ds)
+        per = [rep["all"]] + [rep["per_type"][k] for k in ("jp2k", "jpeg", "wn", "gblur")]
+        print(f"| {precision} | " + " | ".join(f"{m['srocc']:.4f}" for m in per) + " |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="default")
@@ -188,33 +207,45 @@ def main() -> None:
     ap.add_argument("--many", type=int, default=10000, help="images scored by the second RSS process")
     ap.add_argument("--refs", type=Path, default=ROOT.parent / "shared" / "data" / "refs")
     ap.add_argument("--compile", action="store_true", help="also time torch.compile (minutes of compiling)")
+    ap.add_argument("--live", type=Path, default=None, help="LIVE replica folder: SROCC per precision")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    scorer = load_model(args.model, device="cpu")
+    scorer = load_model(args.model, device="cpu", precision="float32")
     unfolded, _ = network_from_checkpoint(resolve_checkpoint(args.model)[0])
     unfolded.eval()
     with tempfile.TemporaryDirectory() as tmp:
         files = make_folder(Path(tmp), args.images, args.refs)
+        auto = resolve_precision("auto", torch.device("cpu"))
         print(f"# Scoring {len(files)} 768x512 JPEGs: {scorer.name}, default protocol {scorer.protocol}, "
-              f"{args.threads} threads\n")
+              f"{args.threads} threads; default precision {DEFAULT_PRECISION} (auto = {auto} on this CPU)\n")
         variants = [(f"paper, {scorer.num_crops} crops", "paper", scorer.num_crops)]
         if scorer.num_crops != PAPER_CROPS:
             variants.append((f"paper, {PAPER_CROPS} crops", "paper", PAPER_CROPS))
         variants += [(p, p, scorer.num_crops) for p in PROTOCOLS if p != "paper"]
         variants = [(f"{label} (default)" if p == scorer.protocol and n == scorer.num_crops else label, p, n)
                     for label, p, n in variants]
-        scorers = {n: scorer if n == scorer.num_crops else load_model(args.model, device="cpu", num_crops=n)
+        scorers = {n: scorer if n == scorer.num_crops else load_model(args.model, device="cpu", num_crops=n,
+                                                                      precision="float32")
                    for _, _, n in variants}
+        bf16 = {n: load_model(args.model, device="cpu", num_crops=n, precision="bfloat16") for n in scorers}
         print("| pipeline, images/s | " + " | ".join(v[0] for v in variants) + " |\n|---|" + "---|" * len(variants))
-        rows: dict[str, list[str]] = {"old (sequential, BN unfolded)": [], "new (decode thread, BN folded)": [],
-                                      "new, DataLoader worker process": []}
+        new32, new16 = "new (decode thread, BN folded), float32", "new, bfloat16"
+        rows: dict[str, list[str]] = {"old (sequential, BN unfolded)": [], new32: [], new16: [],
+                                      "new, DataLoader worker process": [],
+                                      "bfloat16 vs float32: mean / max abs difference, 0-100 scale": []}
         for _, p, n in variants:
             t = time.perf_counter()
             old = old_pipeline(unfolded, files, p, scorer.crop_size, n)
             rows["old (sequential, BN unfolded)"].append(f"{len(files) / (time.perf_counter() - t):.1f}")
             t = time.perf_counter()
             new, errors = scorers[n].score_with_errors(files, p)
-            rows["new (decode thread, BN folded)"].append(f"{len(files) / (time.perf_counter() - t):.1f}")
+            rows[new32].append(f"{len(files) / (time.perf_counter() - t):.1f}")
+            t = time.perf_counter()
+            low, _ = bf16[n].score_with_errors(files, p)
+            rows[new16].append(f"{len(files) / (time.perf_counter() - t):.1f}")
+            diff = np.abs(np.subtract(scorer.output_scores(new), scorer.output_scores(low)))
+            rows["bfloat16 vs float32: mean / max abs difference, 0-100 scale"].append(
+                f"{diff.mean():.2f} / {diff.max():.2f}")
             t = time.perf_counter()
             dl = dataloader_pipeline(scorers[n], files, p)
             rows["new, DataLoader worker process"].append(f"{len(files) / (time.perf_counter() - t):.1f}")
@@ -228,21 +259,26 @@ def main() -> None:
               "(the same for every column) |" + " |" * (len(variants) - 1))
 
         peak = matmul_peak_gflops()
-        print(f"\n# The network alone (measured float32 matmul peak {peak:.1f} GFLOP/s)\n")
+        peak16 = matmul_peak_gflops(dtype=torch.bfloat16)
+        print(f"\n# The network alone (measured matmul peak: float32 {peak:.1f}, bfloat16 {peak16:.1f} GFLOP/s)\n")
         print("| protocol | network | GFLOP / image | GFLOP/s | % of peak |\n|---|---|---|---|---|")
         image = load_image(files[0])
         for label, p, n in variants:
             views = make_crops(image, p, scorer.crop_size, n, PAPER_SEED).tensors
             batch = [torch.stack(views)] * 8
-            variants = [("BN unfolded", unfolded, False), ("BN folded", fold_batch_norm(unfolded), False),
-                        ("BN folded + channels_last (shipped)", scorer.model, True)]
+            nets = [("BN unfolded", unfolded, False, peak), ("BN folded", fold_batch_norm(unfolded), False, peak),
+                    ("BN folded + channels_last", scorer.model, True, peak),
+                    ("BN folded + channels_last, bfloat16 (% of its peak)", bf16[n].model, True, peak16)]
             if args.compile:
-                variants.append(("+ torch.compile", torch.compile(scorer.model), True))
-            for name, model, cl in variants:
+                nets.append(("+ torch.compile", torch.compile(scorer.model), True, peak))
+            for name, model, cl, top in nets:
                 t0 = time.perf_counter()
                 gflop, dt = network_only(model, batch, cl)
                 extra = f" (first call {time.perf_counter() - t0 - dt:.0f} s)" if "compile" in name else ""
-                print(f"| {label} | {name}{extra} | {gflop / 8:.2f} | {gflop / dt:.1f} | {100 * gflop / dt / peak:.0f}% |")
+                print(f"| {label} | {name}{extra} | {gflop / 8:.2f} | {gflop / dt:.1f} | {100 * gflop / dt / top:.0f}% |")
+
+        if args.live is not None:
+            live_agreement(args.live, args.model)
 
         print("\n# Memory and start-up\n")
         small = child_rss(files, len(files), args.model, args.threads)

@@ -18,11 +18,12 @@ import torch
 from tqdm import tqdm
 
 from rankiqa.calibration import calibrate, check_calibration
-from rankiqa.defaults import DEFAULT_BATCH_SIZE, DEFAULT_WORKERS
+from rankiqa.defaults import DEFAULT_BATCH_SIZE, DEFAULT_PRECISION, DEFAULT_WORKERS
 from rankiqa.errors import BatchScoringError, ImageLoadError
 from rankiqa.io import describe_input, expand_inputs, is_single_input, load_image
 from rankiqa.models.fusion import fold_batch_norm
 from rankiqa.pipeline import ScoreAccumulator, prepared_views
+from rankiqa.precision import apply_precision, resolve_precision
 from rankiqa.protocols import PAPER_CROPS, check_protocol
 from rankiqa.weights.checkpoint import network_from_checkpoint
 from rankiqa.weights.hub import resolve_checkpoint
@@ -64,17 +65,20 @@ class Scorer:
     """A loaded checkpoint, ready to score many images without reloading.
 
     Create with :func:`load_model`. ``protocol`` and ``batch_size`` set this
-    scorer's defaults; each call may override them.
+    scorer's defaults; each call may override them. ``precision`` is the
+    requested one (see :mod:`rankiqa.precision`); ``self.precision`` the one used.
     """
 
     def __init__(self, model: torch.nn.Module, card: dict[str, Any], name: str,
                  device: str | torch.device | None = None, protocol: str | None = None,
-                 batch_size: int = DEFAULT_BATCH_SIZE, num_crops: int | None = None):
+                 batch_size: int = DEFAULT_BATCH_SIZE, num_crops: int | None = None,
+                 precision: str = DEFAULT_PRECISION):
         self.name = name
         self.card = card
         self.device = select_device(device)
+        self.precision = resolve_precision(precision, self.device)
         # Batch norm folded into the convolutions: same scores, fewer passes over memory.
-        self.model = fold_batch_norm(model).to(self.device)
+        self.model = apply_precision(fold_batch_norm(model), self.precision, self.device).to(self.device)
         # oneDNN's convolutions run faster on NHWC activations (bench/inference.py).
         self.channels_last = self.device.type == "cpu"
         if self.channels_last:
@@ -90,17 +94,23 @@ class Scorer:
     def __repr__(self) -> str:
         crops = f", num_crops={self.num_crops}" if self.protocol == "paper" else ""
         return (f"Scorer({self.name!r}, arch={self.card.get('arch')!r}, protocol={self.protocol!r}{crops}, "
-                f"device={str(self.device)!r})")
+                f"device={str(self.device)!r}, precision={self.precision!r})")
 
     @torch.inference_mode()
     def _forward(self, crops: list[torch.Tensor]) -> list[float]:
         if len({tuple(c.shape) for c in crops}) == 1:
-            out = self.model(self._layout(torch.stack(crops).to(self.device)))
-            return out.float().cpu().tolist()
-        return [float(self.model(self._layout(c.unsqueeze(0).to(self.device)))[0]) for c in crops]
+            return self.model(self._batch(crops)).float().cpu().tolist()
+        return [float(self.model(self._batch([c]))[0]) for c in crops]
 
-    def _layout(self, batch: torch.Tensor) -> torch.Tensor:
-        return batch.contiguous(memory_format=torch.channels_last) if self.channels_last else batch
+    def _batch(self, crops: list[torch.Tensor]) -> torch.Tensor:
+        """Same-shaped crops as one batch on the device, in the layout the network runs in."""
+        if not self.channels_last:
+            return torch.stack(crops).to(self.device)
+        # Filled crop by crop: crops cut from a channels_last image (the pipeline's) copy straight in.
+        out = torch.empty((len(crops), *crops[0].shape), memory_format=torch.channels_last)
+        for slot, crop in zip(out, crops):
+            slot.copy_(crop)
+        return out.to(self.device)
 
     def score(self, images: Any, *, protocol: str | None = None, batch_size: int | None = None,
               progress: bool = False, on_error: str = "raise", raw: bool = False) -> float | list[float]:
@@ -200,10 +210,12 @@ _CACHE_LOCK = threading.Lock()
 def load_model(name_or_path: str | os.PathLike[str] = "default", *, device: str | torch.device | None = None,
                protocol: str | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
                cache_dir: str | Path | None = None, endpoint: str | None = None,
-               offline: bool | None = None, num_crops: int | None = None) -> Scorer:
+               offline: bool | None = None, num_crops: int | None = None,
+               precision: str = DEFAULT_PRECISION) -> Scorer:
     """Load a checkpoint by manifest id (``"default"``, ``"arch.tag"``) or ``.safetensors`` path.
 
-    Hub checkpoints are downloaded at their pinned revision and sha256-verified
+    ``precision``: ``float32``, ``bfloat16``, or ``auto`` (bfloat16 on CPUs that
+    compute it natively, see :mod:`rankiqa.precision`). Hub checkpoints are downloaded at their pinned revision and sha256-verified
     (see :mod:`rankiqa.weights.hub`).
     """
     path, record = resolve_checkpoint(name_or_path, cache_dir=cache_dir, endpoint=endpoint, offline=offline)
@@ -211,7 +223,8 @@ def load_model(name_or_path: str | os.PathLike[str] = "default", *, device: str 
     if record is not None:
         card = {**card, **_record_overrides(record)}
     name = record.id if record is not None else os.fspath(name_or_path)
-    return Scorer(model, card, name, device=device, protocol=protocol, batch_size=batch_size, num_crops=num_crops)
+    return Scorer(model, card, name, device=device, protocol=protocol, batch_size=batch_size, num_crops=num_crops,
+                  precision=precision)
 
 
 def _record_overrides(record: CheckpointRecord) -> dict[str, Any]:

@@ -32,7 +32,7 @@ def _positive_int(text: str) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from rankiqa.defaults import DEFAULT_BATCH_SIZE, PROTOCOLS
+    from rankiqa.defaults import DEFAULT_BATCH_SIZE, DEFAULT_PRECISION, PRECISIONS, PROTOCOLS
 
     p = argparse.ArgumentParser(prog="rankiqa", description="No-reference image quality (RankIQA). "
                                 "Scores are higher = better.", allow_abbrev=False)
@@ -53,6 +53,8 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("--batch-size", type=_positive_int, default=DEFAULT_BATCH_SIZE, help="crops per forward pass")
         sp.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: best available)")
         sp.add_argument("--threads", type=_positive_int, default=None, help="CPU threads for torch")
+        sp.add_argument("--precision", choices=PRECISIONS, default=DEFAULT_PRECISION,
+                        help=f"network arithmetic (default: {DEFAULT_PRECISION}; auto: bfloat16 on CPUs with it)")
         sp.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
         sp.add_argument("--raw", action="store_true",
                         help="the network's raw value instead of the checkpoint's 0-100 scale")
@@ -136,7 +138,7 @@ def _cmd_score(args: argparse.Namespace, ranked: bool) -> int:
         return EXIT_ERROR
     try:
         scorer = load_model(args.model, device=args.device, protocol=args.protocol, batch_size=args.batch_size,
-                            num_crops=args.crops)
+                            num_crops=args.crops, precision=args.precision)
     except (RankIQAError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR

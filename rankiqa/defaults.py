@@ -3,7 +3,7 @@ so that ``rankiqa --help`` or ``rankiqa models`` never pay for importing torch."
 
 from __future__ import annotations
 
-__all__ = ["PROTOCOLS", "DEFAULT_BATCH_SIZE", "DEFAULT_WORKERS"]
+__all__ = ["PROTOCOLS", "PRECISIONS", "DEFAULT_PRECISION", "DEFAULT_BATCH_SIZE", "DEFAULT_WORKERS"]
 
 #: Test-time protocols (see :mod:`rankiqa.protocols`).
 PROTOCOLS = ("paper", "grid", "full")
@@ -11,3 +11,6 @@ PROTOCOLS = ("paper", "grid", "full")
 DEFAULT_BATCH_SIZE = 32
 #: Threads decoding ahead of the network; one keeps a 2-core CPU's second core for torch.
 DEFAULT_WORKERS = 1
+#: Inference precisions (see :mod:`rankiqa.precision`); ``auto``: bfloat16 where the CPU has it natively.
+PRECISIONS = ("auto", "float32", "bfloat16")
+DEFAULT_PRECISION = "float32"

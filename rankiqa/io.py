@@ -215,9 +215,12 @@ def _from_tensor(t: torch.Tensor, name: str) -> np.ndarray:
     return _from_array(np.moveaxis(arr, 0, -1), name)
 
 
-def load_image(x: Any, name: str | None = None) -> torch.Tensor:
+def load_image(x: Any, name: str | None = None, *, channels_last: bool = False) -> torch.Tensor:
     """Decode one input into a float32 tensor 3xHxW in [0, 1] (see module rules).
 
+    ``channels_last=True`` returns the same values stored pixel by pixel (a
+    3xHxW view of HxWx3 memory): what oneDNN's convolutions read on the CPU,
+    so the scoring pipeline skips two transposing copies of every image.
     Raises :class:`~rankiqa.errors.ImageLoadError` naming the input and the problem.
     """
     name = name or describe_input(x)
@@ -235,4 +238,6 @@ def load_image(x: Any, name: str | None = None) -> torch.Tensor:
     else:
         raise ImageLoadError(name, f"unsupported input type {type(x).__name__}; pass a path, PIL image, "
                                    "numpy array or torch tensor")
+    if channels_last:
+        return torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32)).permute(2, 0, 1)
     return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1), dtype=np.float32))

@@ -35,7 +35,8 @@ __all__ = ["prepared_views", "ScoreAccumulator", "DEFAULT_WORKERS"]
 
 def _prepare(x: Any, index: int, protocol: str, crop_size: int, num_crops: int) -> Crops | ImageLoadError:
     try:
-        image = load_image(x, describe_input(x, index))
+        # Pixel-interleaved, as the CPU network reads it (no transposing copies on the way).
+        image = load_image(x, describe_input(x, index), channels_last=True)
     except ImageLoadError as exc:
         return exc
     return make_crops(image, protocol, crop_size, num_crops, PAPER_SEED)
