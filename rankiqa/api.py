@@ -202,7 +202,7 @@ def _check_positive_int(value: Any, name: str) -> int:
     return value
 
 
-_CACHE: dict[tuple[str, str], Scorer] = {}
+_CACHE: dict[tuple[str, str, str], Scorer] = {}
 # Threads that ask for the same model at once load it once and share it.
 _CACHE_LOCK = threading.Lock()
 
@@ -234,40 +234,41 @@ def _record_overrides(record: CheckpointRecord) -> dict[str, Any]:
             "score_range": record.score_range, "calibration": record.calibration, "id": record.id}
 
 
-def _cached_scorer(model: str | os.PathLike[str] | Scorer, device: str | torch.device | None) -> Scorer:
+def _cached_scorer(model: str | os.PathLike[str] | Scorer, device: str | torch.device | None,
+                   precision: str = DEFAULT_PRECISION) -> Scorer:
     if isinstance(model, Scorer):
         return model
     dev = str(select_device(device))
-    key = (os.fspath(model), dev)
+    key = (os.fspath(model), dev, precision)
     with _CACHE_LOCK:
         if key not in _CACHE:
-            _CACHE[key] = load_model(model, device=dev)
+            _CACHE[key] = load_model(model, device=dev, precision=precision)
         return _CACHE[key]
 
 
 def score(images: Any, model: str | os.PathLike[str] | Scorer = "default", *,
           device: str | torch.device | None = None, protocol: str | None = None,
           batch_size: int = DEFAULT_BATCH_SIZE, progress: bool = False, on_error: str = "raise",
-          raw: bool = False) -> float | list[float]:
+          raw: bool = False, precision: str = DEFAULT_PRECISION) -> float | list[float]:
     """Quality score(s), higher = better. One image gives a float, several a list.
 
     ``images``: a path, PIL image, numpy array, torch tensor (CxHxW or
     BxCxHxW), or a list of these. ``protocol``: ``paper`` (the checkpoint's seeded random
     crops), ``grid`` or ``full``; default: the checkpoint's. Scores are on the
     checkpoint's 0-100 scale where it has one; ``raw=True`` gives the network's
-    value. The loaded model is kept for later calls.
+    value. ``precision``: see :func:`load_model`. The loaded model is kept for later calls.
     """
-    return _cached_scorer(model, device).score(images, protocol=protocol, batch_size=batch_size,
-                                               progress=progress, on_error=on_error, raw=raw)
+    return _cached_scorer(model, device, precision).score(images, protocol=protocol, batch_size=batch_size,
+                                                          progress=progress, on_error=on_error, raw=raw)
 
 
 def rank(images: Any, model: str | os.PathLike[str] | Scorer = "default", *,
          device: str | torch.device | None = None, protocol: str | None = None,
          batch_size: int = DEFAULT_BATCH_SIZE, progress: bool = False, on_error: str = "raise",
-         raw: bool = False) -> list[RankedImage]:
+         raw: bool = False, precision: str = DEFAULT_PRECISION) -> list[RankedImage]:
     """Images sorted best first, as ``(index, path, score)`` records."""
-    return _cached_scorer(model, device).rank(images, protocol=protocol, batch_size=batch_size, progress=progress,
-                                              on_error=on_error, raw=raw)
+    return _cached_scorer(model, device, precision).rank(images, protocol=protocol, batch_size=batch_size,
+                                                         progress=progress, on_error=on_error, raw=raw)
 
 
 def list_models() -> list[str]:

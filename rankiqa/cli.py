@@ -54,7 +54,8 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: best available)")
         sp.add_argument("--threads", type=_positive_int, default=None, help="CPU threads for torch")
         sp.add_argument("--precision", choices=PRECISIONS, default=DEFAULT_PRECISION,
-                        help=f"network arithmetic (default: {DEFAULT_PRECISION}; auto: bfloat16 on CPUs with it)")
+                        help=f"network arithmetic (default: {DEFAULT_PRECISION} = bfloat16 on CPUs that have it, "
+                             "else float32; float32: the same scores on every machine)")
         sp.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
         sp.add_argument("--raw", action="store_true",
                         help="the network's raw value instead of the checkpoint's 0-100 scale")

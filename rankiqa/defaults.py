@@ -13,4 +13,4 @@ DEFAULT_BATCH_SIZE = 32
 DEFAULT_WORKERS = 1
 #: Inference precisions (see :mod:`rankiqa.precision`); ``auto``: bfloat16 where the CPU has it natively.
 PRECISIONS = ("auto", "float32", "bfloat16")
-DEFAULT_PRECISION = "float32"
+DEFAULT_PRECISION = "auto"
