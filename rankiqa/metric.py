@@ -34,6 +34,8 @@ class QualityMetric(torch.nn.Module):
         super().__init__()
         from rankiqa.api import load_model
 
+        # A loss wants float32 gradients; bfloat16 only when asked for (precision=...).
+        load_kwargs.setdefault("precision", "float32")
         scorer = load_model(model, device=device, protocol=protocol, **load_kwargs)
         self.net = scorer.model
         for p in self.net.parameters():

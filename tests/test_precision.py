@@ -47,7 +47,7 @@ def test_bfloat16_agrees_with_float32(tmp_path):
         assert set(err_a) == set(err_b) == {len(images) - 1}
         a, b = np.array(a[:-1]), np.array(b[:-1])
         assert not np.array_equal(a, b)  # it really ran in bfloat16
-        assert a.std() > 1.0  # the noise levels spread the scores
+        assert a.std() > 0.3  # the noise levels spread the scores
         assert np.abs(a - b).max() < 0.05 * a.std()
         assert spearmanr(a, b)[0] > 0.98
     # The same scorer gives the same number every time.
@@ -85,3 +85,13 @@ def test_cli_precision(tiny_ckpt, tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         main(["score", str(path), "--precision", "fp16"])
     assert e.value.code == 2 and "invalid choice" in capsys.readouterr().err
+
+
+def test_quality_metric_stays_float32_unless_asked(tiny_ckpt):
+    from rankiqa.metric import QualityMetric
+    from rankiqa.precision import _Bfloat16
+
+    plain = QualityMetric(tiny_ckpt, device="cpu")
+    assert not any(isinstance(m, _Bfloat16) for m in plain.modules())
+    low = QualityMetric(tiny_ckpt, device="cpu", precision="bfloat16")
+    assert any(isinstance(m, _Bfloat16) for m in low.modules())
