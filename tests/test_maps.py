@@ -44,12 +44,11 @@ def _damage_left(im: Image.Image, kind: str) -> Image.Image:
     return out
 
 
-@pytest.mark.parametrize("source", ["generated", "real"])
 @pytest.mark.parametrize("kind", ["blur", "noise"])
-def test_damaged_left_half_scores_lower(default, kind, source, request):
-    # Textured all over (a synthetic sky would look the same blurred or not).
-    photo = smooth_photo(384, 512, seed=3) if source == "generated" else request.getfixturevalue("real_photo")
-    qmap = default.quality_map(_damage_left(Image.fromarray(photo), kind))
+def test_damaged_left_half_scores_lower(default, kind, real_photo):
+    # A real photo: the default judges photos, and rates a procedurally generated texture
+    # (conftest.smooth_photo) as mediocre whether noised or not (46.6 clean, 48.7 with noise).
+    qmap = default.quality_map(_damage_left(Image.fromarray(real_photo), kind))
     cols = qmap.scores.shape[1]
     # Windows that straddle the seam see both halves: compare the clean sides only.
     straddle = int(np.ceil(qmap.window / qmap.stride))
@@ -61,14 +60,16 @@ def test_damaged_left_half_scores_lower(default, kind, source, request):
     assert np.mean(left.mean(axis=1) < right.mean(axis=1)) >= 0.8
 
 
-def test_methods_agree_and_match_grid(default):
-    image = load_image(_damage_left(Image.fromarray(smooth_photo(384, 512, seed=3)), "blur"))
+def test_methods_agree_and_match_grid(default, real_photo):
+    image = load_image(_damage_left(Image.fromarray(real_photo), "blur"))
     fast = default.quality_map(image, stride=64)
     slow = default.quality_map(image, stride=64, method="crops")
     assert fast.scores.shape == slow.scores.shape
-    # They differ only at window borders (context vs zero padding).
+    # They differ only at window borders (context vs zero padding): the same pattern, and an
+    # offset small against the map's own spread (points depend on the checkpoint's calibration).
     assert np.corrcoef(fast.scores.ravel(), slow.scores.ravel())[0, 1] > 0.9
-    assert np.abs(fast.scores - slow.scores).mean() < 5
+    assert np.abs(fast.scores - slow.scores).mean() < 0.15 * np.ptp(fast.scores)
+    image = load_image(_damage_left(Image.fromarray(smooth_photo(384, 512, seed=3)), "blur"))
     # A crops map at stride = window is the grid protocol's crops (when they tile exactly).
     tile = default.quality_map(image[:, :256, :384], stride=128, method="crops", raw=True)
     grid = default.score(image[:, :256, :384], protocol="grid", raw=True)

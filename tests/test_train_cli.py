@@ -77,3 +77,17 @@ def test_unknown_arch():
         build_model("vgg61")
     with pytest.raises(ValueError, match="bad arguments"):
         build_model("vgg16_slim", depth=3)
+
+
+def test_pretrain_family_weights_from_the_command_line(refs_dir, tmp_path, capsys):
+    import json
+
+    base = ["pretrain", "--refs", str(refs_dir), "--set", "gblur,jpeg", "--arch", "vgg16_slim",
+            "--arch-kwargs", '{"width": 0.05, "hidden": 8}', "--crop", "32", "--groups", "2", "--iters", "2",
+            "--workers", "0", "--eval-every", "2", "--eval-groups", "2"]
+    assert main(base + ["--family-weights", '{"jpeg": 2}', "--out", str(tmp_path / "a")]) == 0
+    assert json.loads((tmp_path / "a" / "config.json").read_text())["family_weights"] == {"jpeg": 2}
+    assert main(base + ["--family-weights", '{"wn": 2}', "--out", str(tmp_path / "b")]) == 2
+    assert "not among the training families" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(base + ["--family-weights", "[2]", "--out", str(tmp_path / "c")])
