@@ -1,11 +1,11 @@
 """Inference precision: float32, or bfloat16 where the CPU computes it natively.
 
 bfloat16 keeps float32's range with an 8-bit mantissa. oneDNN's convolutions
-on CPUs with AVX-512 BF16 or AMX run about 1.7 times as fast in it (scoring
-768x512 JPEGs with ``full``: 38.8 against 23.1 images/s on this project's
-2-core CPU, ``bench/inference.py``), accumulating in float32. The scores move
-by 0.17 on the 0-100 scale on average (at most 1.2) and LIVE SROCC is
-unchanged (0.8833 against 0.8832): two orders of magnitude below what one
+on CPUs with AVX-512 BF16 or AMX run faster in it, accumulating in float32
+(scoring 768x512 JPEGs on this project's 2-core CPU, ``bench/inference.py``:
+1.4-1.7x the images/s of float32). The scores move by about 0.1 on the 0-100
+scale on average (at most about 1) and LIVE SROCC is unchanged to 0.001:
+two orders of magnitude below what one
 score can resolve (its calibration RMSE is 12), so ``auto``, the default, uses
 bfloat16 on such CPUs and float32 elsewhere. Ask for ``float32`` when the same
 number must come out on every machine.
