@@ -8,8 +8,8 @@ One run, one folder of 768x512 JPEGs cut from ../shared/data/refs, the same
    one (:mod:`rankiqa.pipeline`: decoding thread, crops batched across images,
    batch norm folded) in float32 and in bfloat16 (:mod:`rankiqa.precision`),
    how far the bfloat16 scores are from the float32 ones, and the new one
-   with a DataLoader worker process decoding instead of a thread; OpenCV's BRISQUE (``cv2.imread`` + its 36
-   features; the SVR on top is a dot product with the support vectors, left
+   with a DataLoader worker process decoding instead of a thread; OpenCV's
+   BRISQUE (``cv2.imread`` + its 36 features; the SVR on top is a dot product with the support vectors, left
    out, so BRISQUE's time is a lower bound). Needs ``bench/requirements.txt``.
 2. The network alone: GFLOP per image, achieved GFLOP/s against a measured
    float32 matmul peak, with and without batch-norm folding and channels_last,
@@ -275,7 +275,8 @@ def main() -> None:
                 t0 = time.perf_counter()
                 gflop, dt = network_only(model, batch, cl)
                 extra = f" (first call {time.perf_counter() - t0 - dt:.0f} s)" if "compile" in name else ""
-                print(f"| {label} | {name}{extra} | {gflop / 8:.2f} | {gflop / dt:.1f} | {100 * gflop / dt / top:.0f}% |")
+                rate = gflop / dt
+                print(f"| {label} | {name}{extra} | {gflop / 8:.2f} | {rate:.1f} | {100 * rate / top:.0f}% |")
 
         if args.live is not None:
             live_agreement(args.live, args.model)

@@ -215,8 +215,8 @@ def load_model(name_or_path: str | os.PathLike[str] = "default", *, device: str 
     """Load a checkpoint by manifest id (``"default"``, ``"arch.tag"``) or ``.safetensors`` path.
 
     ``precision``: ``float32``, ``bfloat16``, or ``auto`` (bfloat16 on CPUs that
-    compute it natively, see :mod:`rankiqa.precision`). Hub checkpoints are downloaded at their pinned revision and sha256-verified
-    (see :mod:`rankiqa.weights.hub`).
+    compute it natively, see :mod:`rankiqa.precision`). Hub checkpoints are
+    downloaded at their pinned revision and sha256-verified (see :mod:`rankiqa.weights.hub`).
     """
     path, record = resolve_checkpoint(name_or_path, cache_dir=cache_dir, endpoint=endpoint, offline=offline)
     model, card = network_from_checkpoint(path)
@@ -238,11 +238,13 @@ def _cached_scorer(model: str | os.PathLike[str] | Scorer, device: str | torch.d
                    precision: str = DEFAULT_PRECISION) -> Scorer:
     if isinstance(model, Scorer):
         return model
-    dev = str(select_device(device))
-    key = (os.fspath(model), dev, precision)
+    dev = select_device(device)
+    # Keyed by the precision used, so "auto" and what it resolves to share one model.
+    used = resolve_precision(precision, dev)
+    key = (os.fspath(model), str(dev), used)
     with _CACHE_LOCK:
         if key not in _CACHE:
-            _CACHE[key] = load_model(model, device=dev, precision=precision)
+            _CACHE[key] = load_model(model, device=str(dev), precision=used)
         return _CACHE[key]
 
 

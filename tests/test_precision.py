@@ -95,3 +95,17 @@ def test_quality_metric_stays_float32_unless_asked(tiny_ckpt):
     assert not any(isinstance(m, _Bfloat16) for m in plain.modules())
     low = QualityMetric(tiny_ckpt, device="cpu", precision="bfloat16")
     assert any(isinstance(m, _Bfloat16) for m in low.modules())
+
+
+def test_score_caches_one_model_per_precision_used(tiny_ckpt):
+    import rankiqa
+    from rankiqa import api
+
+    image = smooth_photo(64, 64)
+    used = resolve_precision("auto", torch.device("cpu"))
+    rankiqa.score(image, model=tiny_ckpt, device="cpu", precision="auto")
+    rankiqa.score(image, model=tiny_ckpt, device="cpu", precision=used)
+    keys = [k for k in api._CACHE if k[0] == str(tiny_ckpt)]
+    assert keys == [(str(tiny_ckpt), "cpu", used)]
+    with pytest.raises(ValueError, match="precision must be one of"):
+        rankiqa.score(image, model=tiny_ckpt, device="cpu", precision="half")
