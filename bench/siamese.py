@@ -16,6 +16,7 @@ import argparse
 import csv
 import multiprocessing
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -50,7 +51,57 @@ def _group_accuracy(model, held, num_groups: int) -> tuple[float, float]:
     return float(per_group.mean()), float(boot.std())
 
 
-def train_one(loss: str, train, held, seconds: float, groups_per_batch: int, eval_every: float,
+class _Memo:
+    """A dataset whose items are synthesised once: the held-out groups every evaluation of every method scores."""
+
+    def __init__(self, dataset: RankedGroups):
+        self.dataset, self.families, self._items = dataset, dataset.families, {}
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index):
+        if index not in self._items:
+            self._items[index] = self.dataset[index]
+        return self._items[index]
+
+
+class BatchCache:
+    """Training batches ``0 .. n-1`` synthesised once into a file that every method reads.
+
+    The three methods draw the same batch ``k`` at iteration ``k`` (the sampler is a pure function of
+    ``(seed, k)``), so synthesising it once per method would triple the bench's cost for nothing. A method
+    that runs past ``n`` synthesises the rest itself.
+    """
+
+    def __init__(self, train: RankedGroups, groups_per_batch: int, n: int, folder: Path, jobs: int):
+        self.train, self.n = train, n
+        self.sampler = GroupBatchSampler(len(train), groups_per_batch, seed=0)
+        x, g, lv = collate_groups([train[i] for i in self.sampler.batch(0)])
+        self.path, self.g, self.lv = folder / "batches.npy", g, lv
+        images = np.lib.format.open_memmap(self.path, "w+", np.uint8, (n, *x.shape))
+        del images
+        chunks = [(k, min(n, k + 64)) for k in range(0, n, 64)]
+        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+            for _ in pool.imap_unordered(self._fill, chunks):
+                pass
+        self.images = np.load(self.path, mmap_mode="r")
+
+    def _fill(self, span: tuple[int, int]) -> None:
+        torch.set_num_threads(1)
+        images = np.load(self.path, mmap_mode="r+")
+        for k in range(*span):
+            groups = [self.train[i] for i in self.sampler.batch(k)]
+            images[k] = torch.cat([grp[0] for grp in groups]).numpy()
+        images.flush()
+
+    def batch(self, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        if k >= self.n:
+            return collate_groups([self.train[i] for i in self.sampler.batch(k)])
+        return torch.from_numpy(np.array(self.images[k])).float().div_(255.0), self.g, self.lv
+
+
+def train_one(loss: str, batches: BatchCache, held, seconds: float, eval_every: float,
               eval_groups: int) -> list[tuple[float, int, float, float]]:
     """Train with one loss for ``seconds`` of CPU time in the training step (synthesis and evaluation
     excluded, so methods run side by side on a shared CPU get equal work); the held-out curve."""
@@ -58,13 +109,12 @@ def train_one(loss: str, train, held, seconds: float, groups_per_batch: int, eva
     torch.manual_seed(0)
     model = build_model(ARCH[0], **ARCH[1])
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
-    sampler = GroupBatchSampler(len(train), groups_per_batch, seed=0)
     points, it, spent, next_eval = [], 0, 0.0, 0.0
     while spent < seconds:
         if spent >= next_eval:
             points.append((spent, it, *_group_accuracy(model, held, eval_groups)))
             next_eval += eval_every
-        x, g, lv = collate_groups([train[i] for i in sampler.batch(it)])
+        x, g, lv = batches.batch(it)
         t = time.thread_time()
         s = model(x)
         gen = torch.Generator().manual_seed(it)
@@ -85,15 +135,41 @@ def train_one(loss: str, train, held, seconds: float, groups_per_batch: int, eva
     return points
 
 
+def _step_seconds(train: RankedGroups, groups_per_batch: int, repeats: int = 10) -> float:
+    """CPU seconds of one all-pairs training step, to size the batch cache."""
+    torch.manual_seed(0)
+    model = build_model(ARCH[0], **ARCH[1])
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    x, g, lv = collate_groups([train[i] for i in GroupBatchSampler(len(train), groups_per_batch, seed=0).batch(0)])
+    times = []
+    for _ in range(repeats):
+        t = time.thread_time()
+        opt.zero_grad()
+        all_pairs_ranking_loss(model(x), g, lv, 1.0).loss.backward()
+        opt.step()
+        times.append(time.thread_time() - t)
+    return float(np.median(times[2:]))
+
+
 def convergence(train, held, seconds: float, groups_per_batch: int, eval_every: float, eval_groups: int,
                 jobs: int) -> dict[str, list]:
     losses = ("all_pairs", "random_pairs", "hard_negative")
-    args = [(loss, train, held, seconds, groups_per_batch, eval_every, eval_groups) for loss in losses]
+    torch.set_num_threads(1)
+    # Random pairs and hard negatives step a little faster than all-pairs (fewer hinge terms): a margin.
+    n = int(seconds / _step_seconds(train, groups_per_batch) * 1.25) + 16
+    held = _Memo(held)
+    _group_accuracy(build_model(ARCH[0], **ARCH[1]), held, eval_groups)  # synthesise once, before forking
+    tmp = tempfile.TemporaryDirectory(prefix="rankiqa-siamese-")
+    t = time.perf_counter()
+    batches = BatchCache(train, groups_per_batch, n, Path(tmp.name), max(1, jobs))
+    print(f"  synthesised {n} batches once for all methods in {time.perf_counter() - t:.0f} s", file=sys.stderr)
+    args = [(loss, batches, held, seconds, eval_every, eval_groups) for loss in losses]
     if jobs > 1:
         with multiprocessing.get_context("fork").Pool(min(jobs, len(losses))) as pool:
             results = pool.starmap(train_one, args)
     else:
         results = [train_one(*a) for a in args]
+    tmp.cleanup()
     return dict(zip(losses, results))
 
 
