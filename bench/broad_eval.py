@@ -45,11 +45,14 @@ def main() -> None:
     p.add_argument("--teachers", default="ms_gmsd,haarpsi")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--json", default=None)
+    p.add_argument("--previous", default=None,
+                   help="a --json of an earlier run: its models are shown again, not re-measured (same photos, "
+                        "same draws)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     photos = unseen_photos(Path(args.refs), Path(args.extra))
     families = resolve_set(args.set)
-    results = {}
+    results = json.loads(Path(args.previous).read_text()) if args.previous else {}
     for m in args.models:
         model, card = network_from_checkpoint(resolve_checkpoint(m)[0])
         crop = int(card.get("crop_size", 224))
