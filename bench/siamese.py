@@ -71,7 +71,8 @@ class BatchCache:
 
     The three methods draw the same batch ``k`` at iteration ``k`` (the sampler is a pure function of
     ``(seed, k)``), so synthesising it once per method would triple the bench's cost for nothing. A method
-    that runs past ``n`` synthesises the rest itself.
+    that runs past ``n`` synthesises the rest itself. Group ids and levels are those of batch 0 for every
+    batch: in the ``live`` set every family has the same levels.
     """
 
     def __init__(self, train: RankedGroups, groups_per_batch: int, n: int, folder: Path, jobs: int):
@@ -159,17 +160,17 @@ def convergence(train, held, seconds: float, groups_per_batch: int, eval_every: 
     n = int(seconds / _step_seconds(train, groups_per_batch) * 1.25) + 16
     held = _Memo(held)
     _group_accuracy(build_model(ARCH[0], **ARCH[1]), held, eval_groups)  # synthesise once, before forking
-    tmp = tempfile.TemporaryDirectory(prefix="rankiqa-siamese-")
-    t = time.perf_counter()
-    batches = BatchCache(train, groups_per_batch, n, Path(tmp.name), max(1, jobs))
-    print(f"  synthesised {n} batches once for all methods in {time.perf_counter() - t:.0f} s", file=sys.stderr)
-    args = [(loss, batches, held, seconds, eval_every, eval_groups) for loss in losses]
-    if jobs > 1:
-        with multiprocessing.get_context("fork").Pool(min(jobs, len(losses))) as pool:
-            results = pool.starmap(train_one, args)
-    else:
-        results = [train_one(*a) for a in args]
-    tmp.cleanup()
+    # The cache is gigabytes: removed even when a method fails.
+    with tempfile.TemporaryDirectory(prefix="rankiqa-siamese-") as tmp:
+        t = time.perf_counter()
+        batches = BatchCache(train, groups_per_batch, n, Path(tmp), max(1, jobs))
+        print(f"  synthesised {n} batches once for all methods in {time.perf_counter() - t:.0f} s", file=sys.stderr)
+        args = [(loss, batches, held, seconds, eval_every, eval_groups) for loss in losses]
+        if jobs > 1:
+            with multiprocessing.get_context("fork").Pool(min(jobs, len(losses))) as pool:
+                results = pool.starmap(train_one, args)
+        else:
+            results = [train_one(*a) for a in args]
     return dict(zip(losses, results))
 
 
