@@ -15,6 +15,10 @@ One run, one folder of 768x512 JPEGs cut from ../shared/data/refs, the same
    float32 matmul peak, with and without batch-norm folding and channels_last,
    and in bfloat16 (against the bfloat16 matmul peak).
    With ``--live runs/live_replica``: LIVE replica SROCC in both precisions.
+   The bfloat16 rows are left out on CPUs without native bfloat16 (no
+   AVX-512 BF16 or AMX; e.g. AVX2-only): there torch emulates it about ten
+   times slower than float32, ``auto`` never picks it, and timing it only
+   costs minutes. ``--bf16`` times it anyway.
 3. Peak RSS of a fresh process scoring 100 vs ``--many`` images, and one
    24-megapixel photo.
 4. Start-up: ``rankiqa score one.jpg`` wall time (median of 3) against a bare
@@ -47,7 +51,7 @@ from rankiqa.api import load_model  # noqa: E402
 from rankiqa.defaults import DEFAULT_PRECISION, PROTOCOLS  # noqa: E402
 from rankiqa.io import images_in_folder, load_image  # noqa: E402
 from rankiqa.models.fusion import fold_batch_norm  # noqa: E402
-from rankiqa.precision import resolve_precision  # noqa: E402
+from rankiqa.precision import native_bf16, resolve_precision  # noqa: E402
 from rankiqa.protocols import PAPER_CROPS, PAPER_SEED, make_crops  # noqa: E402
 from rankiqa.weights.checkpoint import network_from_checkpoint  # noqa: E402
 from rankiqa.weights.hub import resolve_checkpoint  # noqa: E402
@@ -184,7 +188,7 @@ def startup(one: str, threads: int) -> tuple[float, float]:
             wall([sys.executable, "-c", "import torch"]))
 
 
-def live_agreement(folder: Path, model: str) -> None:
+def live_agreement(folder: Path, model: str, precisions: tuple[str, ...]) -> None:
     from rankiqa.train.datasets import load_dataset
     from rankiqa.train.evaluation import evaluate_dataset
 
@@ -192,7 +196,7 @@ def live_agreement(folder: Path, model: str) -> None:
     paths = [x.path for x in ds.samples]
     print("\n# LIVE replica SROCC per precision (default protocol)\n")
     print("| precision | all | JP2K | JPEG | noise | blur |\n|---|---|---|---|---|---|")
-    for precision in ("float32", "bfloat16"):
+    for precision in precisions:
         raw, _ = load_model(model, device="cpu", precision=precision).score_with_errors(paths)
         rep = evaluate_dataset(raw, ds)
         per = [rep["all"]] + [rep["per_type"][k] for k in ("jp2k", "jpeg", "wn", "gblur")]
@@ -208,7 +212,9 @@ def main() -> None:
     ap.add_argument("--refs", type=Path, default=ROOT.parent / "shared" / "data" / "refs")
     ap.add_argument("--compile", action="store_true", help="also time torch.compile (minutes of compiling)")
     ap.add_argument("--live", type=Path, default=None, help="LIVE replica folder: SROCC per precision")
+    ap.add_argument("--bf16", action="store_true", help="time bfloat16 even where this CPU only emulates it")
     args = ap.parse_args()
+    with_bf16 = args.bf16 or native_bf16()
     torch.set_num_threads(args.threads)
     scorer = load_model(args.model, device="cpu", precision="float32")
     unfolded, _ = network_from_checkpoint(resolve_checkpoint(args.model)[0])
@@ -217,7 +223,9 @@ def main() -> None:
         files = make_folder(Path(tmp), args.images, args.refs)
         auto = resolve_precision("auto", torch.device("cpu"))
         print(f"# Scoring {len(files)} 768x512 JPEGs: {scorer.name}, default protocol {scorer.protocol}, "
-              f"{args.threads} threads; default precision {DEFAULT_PRECISION} (auto = {auto} on this CPU)\n")
+              f"{args.threads} threads; default precision {DEFAULT_PRECISION} (auto = {auto} on this CPU)"
+              + ("" if with_bf16 else "; bfloat16 rows left out: no native bfloat16 on this CPU (--bf16 times it)")
+              + "\n")
         variants = [(f"paper, {scorer.num_crops} crops", "paper", scorer.num_crops)]
         if scorer.num_crops != PAPER_CROPS:
             variants.append((f"paper, {PAPER_CROPS} crops", "paper", PAPER_CROPS))
@@ -227,12 +235,14 @@ def main() -> None:
         scorers = {n: scorer if n == scorer.num_crops else load_model(args.model, device="cpu", num_crops=n,
                                                                       precision="float32")
                    for _, _, n in variants}
-        bf16 = {n: load_model(args.model, device="cpu", num_crops=n, precision="bfloat16") for n in scorers}
+        bf16 = ({n: load_model(args.model, device="cpu", num_crops=n, precision="bfloat16") for n in scorers}
+                if with_bf16 else {})
         print("| pipeline, images/s | " + " | ".join(v[0] for v in variants) + " |\n|---|" + "---|" * len(variants))
         new32, new16 = "new (decode thread, BN folded), float32", "new, bfloat16"
-        rows: dict[str, list[str]] = {"old (sequential, BN unfolded)": [], new32: [], new16: [],
-                                      "new, DataLoader worker process": [],
-                                      "bfloat16 vs float32: mean / max abs difference, 0-100 scale": []}
+        gap16 = "bfloat16 vs float32: mean / max abs difference, 0-100 scale"
+        rows: dict[str, list[str]] = {"old (sequential, BN unfolded)": [], new32: [],
+                                      **({new16: [], gap16: []} if with_bf16 else {}),
+                                      "new, DataLoader worker process": []}
         for _, p, n in variants:
             t = time.perf_counter()
             old = old_pipeline(unfolded, files, p, scorer.crop_size, n)
@@ -240,12 +250,12 @@ def main() -> None:
             t = time.perf_counter()
             new, errors = scorers[n].score_with_errors(files, p)
             rows[new32].append(f"{len(files) / (time.perf_counter() - t):.1f}")
-            t = time.perf_counter()
-            low, _ = bf16[n].score_with_errors(files, p)
-            rows[new16].append(f"{len(files) / (time.perf_counter() - t):.1f}")
-            diff = np.abs(np.subtract(scorer.output_scores(new), scorer.output_scores(low)))
-            rows["bfloat16 vs float32: mean / max abs difference, 0-100 scale"].append(
-                f"{diff.mean():.2f} / {diff.max():.2f}")
+            if with_bf16:
+                t = time.perf_counter()
+                low, _ = bf16[n].score_with_errors(files, p)
+                rows[new16].append(f"{len(files) / (time.perf_counter() - t):.1f}")
+                diff = np.abs(np.subtract(scorer.output_scores(new), scorer.output_scores(low)))
+                rows[gap16].append(f"{diff.mean():.2f} / {diff.max():.2f}")
             t = time.perf_counter()
             dl = dataloader_pipeline(scorers[n], files, p)
             rows["new, DataLoader worker process"].append(f"{len(files) / (time.perf_counter() - t):.1f}")
@@ -259,16 +269,18 @@ def main() -> None:
               "(the same for every column) |" + " |" * (len(variants) - 1))
 
         peak = matmul_peak_gflops()
-        peak16 = matmul_peak_gflops(dtype=torch.bfloat16)
-        print(f"\n# The network alone (measured matmul peak: float32 {peak:.1f}, bfloat16 {peak16:.1f} GFLOP/s)\n")
+        peak16 = matmul_peak_gflops(dtype=torch.bfloat16) if with_bf16 else math.nan
+        print(f"\n# The network alone (measured matmul peak: float32 {peak:.1f}"
+              + (f", bfloat16 {peak16:.1f}" if with_bf16 else "") + " GFLOP/s)\n")
         print("| protocol | network | GFLOP / image | GFLOP/s | % of peak |\n|---|---|---|---|---|")
         image = load_image(files[0])
         for label, p, n in variants:
             views = make_crops(image, p, scorer.crop_size, n, PAPER_SEED).tensors
             batch = [torch.stack(views)] * 8
             nets = [("BN unfolded", unfolded, False, peak), ("BN folded", fold_batch_norm(unfolded), False, peak),
-                    ("BN folded + channels_last", scorer.model, True, peak),
-                    ("BN folded + channels_last, bfloat16 (% of its peak)", bf16[n].model, True, peak16)]
+                    ("BN folded + channels_last", scorer.model, True, peak)]
+            if with_bf16:
+                nets.append(("BN folded + channels_last, bfloat16 (% of its peak)", bf16[n].model, True, peak16))
             if args.compile:
                 nets.append(("+ torch.compile", torch.compile(scorer.model), True, peak))
             for name, model, cl, top in nets:
@@ -279,7 +291,7 @@ def main() -> None:
                 print(f"| {label} | {name}{extra} | {gflop / 8:.2f} | {rate:.1f} | {100 * rate / top:.0f}% |")
 
         if args.live is not None:
-            live_agreement(args.live, args.model)
+            live_agreement(args.live, args.model, ("float32", "bfloat16") if with_bf16 else ("float32",))
 
         print("\n# Memory and start-up\n")
         small = child_rss(files, len(files), args.model, args.threads)

@@ -1,4 +1,4 @@
-"""Batch-norm folding: same function, no norm layers left, original untouched."""
+"""Inference rewrites: batch-norm folding and the chunked first block compute the same function."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from torch import nn
 
 from rankiqa.api import load_model
 from rankiqa.models import build_model
-from rankiqa.models.fusion import fold_batch_norm
+from rankiqa.models.fusion import _Chunked, chunk_first_block, fold_batch_norm
 from rankiqa.weights.checkpoint import save_checkpoint
 
 
@@ -46,3 +46,38 @@ def test_scorer_uses_the_folded_network(tmp_path):
     with torch.inference_mode():
         expected = float(model(x.unsqueeze(0))[0])
     assert scorer.score(x, raw=True) == pytest.approx(expected, abs=1e-5)
+
+
+def test_chunked_first_block_computes_the_same_in_slices(monkeypatch):
+    model = fold_batch_norm(_trained_like(2))
+    x = torch.rand(7, 3, 32, 32).contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        expected = model(x)
+    sizes: list[int] = []
+    per_item = 32 * 32 * max(m.out_channels for m in list(model.features)[:6] if isinstance(m, nn.Conv2d)) * 4
+    chunked = chunk_first_block(model, max_bytes=3 * per_item)  # slices of 3, 3, 1
+    first = chunked.features[0]
+    assert isinstance(first, _Chunked) and isinstance(first.inner[-1], nn.MaxPool2d)
+    first.inner.register_forward_hook(lambda mod, args, out: sizes.append(args[0].shape[0]))
+    with torch.inference_mode():
+        got = chunked(x)
+        single = chunked(x[:2])  # a batch within one slice passes whole
+    assert sizes == [3, 3, 1, 2]
+    assert torch.equal(got, expected)
+    assert torch.equal(single, expected[:2])
+
+
+def test_chunked_first_block_is_differentiable_and_leaves_other_models_alone():
+    model = chunk_first_block(fold_batch_norm(_trained_like(3)), max_bytes=1)  # one item a slice
+    x = torch.rand(3, 3, 32, 32, requires_grad=True)
+    model(x).sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    flat = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU())
+    assert chunk_first_block(flat) is flat and isinstance(flat[0], nn.Conv2d)
+    with pytest.raises(ValueError, match="max_bytes"):
+        chunk_first_block(flat, max_bytes=0)
+
+
+def test_scorer_chunks_the_first_block(tmp_path):
+    scorer = load_model("default", device="cpu", precision="float32")
+    assert isinstance(scorer.model.features[0], _Chunked)

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import copy
 
+import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-__all__ = ["fold_batch_norm"]
+__all__ = ["fold_batch_norm", "chunk_first_block", "CHUNK_BYTES"]
+
+#: Activation bytes of the first block per chunk: a few MiB stay in a CPU's L2/L3 cache.
+CHUNK_BYTES = 4 * 1024 * 1024
 
 
 def fold_batch_norm(model: nn.Module) -> nn.Module:
@@ -25,4 +29,49 @@ def fold_batch_norm(model: nn.Module) -> nn.Module:
             if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d) and bn.track_running_stats:
                 seq._modules[a] = fuse_conv_bn_eval(conv, bn)
                 seq._modules[b] = nn.Identity()
+    return model
+
+
+class _Chunked(nn.Module):
+    """Runs ``inner`` on slices of a CPU batch whose widest activation is at most ``max_bytes``."""
+
+    def __init__(self, inner: nn.Sequential, channels: int, max_bytes: int):
+        super().__init__()
+        self.inner = inner
+        self.channels = channels
+        self.max_bytes = max_bytes
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        per_item = x.shape[-2] * x.shape[-1] * self.channels * 4  # float32 bytes, whatever x is
+        step = max(1, self.max_bytes // per_item)
+        if x.device.type != "cpu" or x.shape[0] <= step:  # a GPU wants the whole batch at once
+            return self.inner(x)
+        return torch.cat([self.inner(part) for part in x.split(step)])
+
+
+def chunk_first_block(model: nn.Module, max_bytes: int = CHUNK_BYTES) -> nn.Module:
+    """``model`` (changed in place) running the layers before its first pooling on small slices of the batch.
+
+    The first block works at full resolution with few channels: its
+    convolutions and pooling are bound by memory traffic, not arithmetic, and
+    a batch of 32 crops of 128 px (17 MB a layer at width 1/8) spills out of
+    the cache between layers. Slices of ``max_bytes`` stay in it, and the
+    deeper layers still see the whole batch (``bench/inference.py``). Every
+    layer there acts on each item alone (eval mode), so the scores are the same.
+    A model without an ``nn.Sequential`` ``features`` holding a pooling layer
+    is returned unchanged.
+    """
+    if max_bytes <= 0:
+        raise ValueError(f"max_bytes must be > 0, got {max_bytes}")
+    features = getattr(model, "features", None)
+    if not isinstance(features, nn.Sequential):
+        return model
+    layers = list(features)
+    pool = next((i for i, m in enumerate(layers) if isinstance(m, (nn.MaxPool2d, nn.AvgPool2d))), None)
+    convs = [m for m in layers[:pool] if isinstance(m, nn.Conv2d)] if pool else []
+    if not convs or any(isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training for m in layers[:pool]):
+        return model
+    channels = max(c.out_channels for c in convs)
+    model.features = nn.Sequential(_Chunked(nn.Sequential(*layers[:pool + 1]), channels, max_bytes),
+                                   *layers[pool + 1:])
     return model
