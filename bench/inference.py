@@ -6,7 +6,8 @@ One run, one folder of 768x512 JPEGs cut from ../shared/data/refs, the same
 1. images/s per protocol: the old pipeline (decode, crop, forward one image
    after another; batch norm unfolded; ``full`` one image per pass), the new
    one (:mod:`rankiqa.pipeline`: decoding thread, crops batched across images,
-   batch norm folded) in float32 and in bfloat16 (:mod:`rankiqa.precision`),
+   batch norm folded, first block in cache-sized slices of the batch, against
+   the same without the slicing) in float32 and in bfloat16 (:mod:`rankiqa.precision`),
    how far the bfloat16 scores are from the float32 ones, and the new one
    with a DataLoader worker process decoding instead of a thread; OpenCV's
    BRISQUE (``cv2.imread`` + its 36 features; the SVR on top is a dot product with the support vectors, left
@@ -30,6 +31,7 @@ One run, one folder of 768x512 JPEGs cut from ../shared/data/refs, the same
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import math
 import statistics
@@ -50,7 +52,7 @@ sys.path.insert(0, str(ROOT))
 from rankiqa.api import load_model  # noqa: E402
 from rankiqa.defaults import DEFAULT_PRECISION, PROTOCOLS  # noqa: E402
 from rankiqa.io import images_in_folder, load_image  # noqa: E402
-from rankiqa.models.fusion import fold_batch_norm  # noqa: E402
+from rankiqa.models.fusion import _Chunked, fold_batch_norm  # noqa: E402
 from rankiqa.precision import native_bf16, resolve_precision  # noqa: E402
 from rankiqa.protocols import PAPER_CROPS, PAPER_SEED, make_crops  # noqa: E402
 from rankiqa.weights.checkpoint import network_from_checkpoint  # noqa: E402
@@ -138,6 +140,16 @@ def matmul_peak_gflops(n: int = 1024, repeats: int = 10, dtype: torch.dtype = to
     for _ in range(repeats):
         a @ b
     return 2 * n**3 * repeats / (time.perf_counter() - t) / 1e9
+
+
+def unchunked(scorer):
+    """A float32 scorer's copy running its first block on the whole batch (before ``chunk_first_block``)."""
+    other = copy.copy(scorer)
+    other.model = copy.deepcopy(scorer.model)
+    first, *rest = other.model.features
+    if isinstance(first, _Chunked):
+        other.model.features = torch.nn.Sequential(*first.inner, *rest)
+    return other
 
 
 def network_only(model, batches: list[torch.Tensor], channels_last: bool) -> tuple[float, float]:
@@ -238,15 +250,20 @@ def main() -> None:
         bf16 = ({n: load_model(args.model, device="cpu", num_crops=n, precision="bfloat16") for n in scorers}
                 if with_bf16 else {})
         print("| pipeline, images/s | " + " | ".join(v[0] for v in variants) + " |\n|---|" + "---|" * len(variants))
-        new32, new16 = "new (decode thread, BN folded), float32", "new, bfloat16"
+        new32, new16 = "new (decode thread, BN folded, first block chunked), float32", "new, bfloat16"
+        whole = "new, float32, first block on the whole batch"
+        whole_scorers = {n: unchunked(s) for n, s in scorers.items()}
         gap16 = "bfloat16 vs float32: mean / max abs difference, 0-100 scale"
-        rows: dict[str, list[str]] = {"old (sequential, BN unfolded)": [], new32: [],
+        rows: dict[str, list[str]] = {"old (sequential, BN unfolded)": [], whole: [], new32: [],
                                       **({new16: [], gap16: []} if with_bf16 else {}),
                                       "new, DataLoader worker process": []}
         for _, p, n in variants:
             t = time.perf_counter()
             old = old_pipeline(unfolded, files, p, scorer.crop_size, n)
             rows["old (sequential, BN unfolded)"].append(f"{len(files) / (time.perf_counter() - t):.1f}")
+            t = time.perf_counter()
+            flat, _ = whole_scorers[n].score_with_errors(files, p)
+            rows[whole].append(f"{len(files) / (time.perf_counter() - t):.1f}")
             t = time.perf_counter()
             new, errors = scorers[n].score_with_errors(files, p)
             rows[new32].append(f"{len(files) / (time.perf_counter() - t):.1f}")
@@ -262,6 +279,7 @@ def main() -> None:
             sign = 1.0 if scorer.higher_is_better else -1.0
             assert not errors and np.allclose(new, sign * np.asarray(old), atol=1e-4), p
             assert np.allclose(dl, old, atol=1e-4), p
+            assert np.array_equal(flat, new), p  # slicing the batch changes nothing
         for name, vals in rows.items():
             print(f"| {name} | " + " | ".join(vals) + " |")
         b = brisque(files)
@@ -278,7 +296,8 @@ def main() -> None:
             views = make_crops(image, p, scorer.crop_size, n, PAPER_SEED).tensors
             batch = [torch.stack(views)] * 8
             nets = [("BN unfolded", unfolded, False, peak), ("BN folded", fold_batch_norm(unfolded), False, peak),
-                    ("BN folded + channels_last", scorer.model, True, peak)]
+                    ("BN folded + channels_last, first block on the whole batch", whole_scorers[n].model, True, peak),
+                    ("BN folded + channels_last, first block chunked", scorers[n].model, True, peak)]
             if with_bf16:
                 nets.append(("BN folded + channels_last, bfloat16 (% of its peak)", bf16[n].model, True, peak16))
             if args.compile:
