@@ -6,7 +6,7 @@ on CPUs with AVX-512 BF16 or AMX run faster in it, accumulating in float32
 1.4-1.7x the images/s of float32). The scores move by about 0.1 on the 0-100
 scale on average (at most about 1) and LIVE SROCC is unchanged to 0.001:
 two orders of magnitude below what one score can resolve (its calibration
-RMSE is 12), so ``auto``, the default, uses bfloat16 on such CPUs and float32
+RMSE is about 10), so ``auto``, the default, uses bfloat16 on such CPUs and float32
 elsewhere. Ask for ``float32`` when the same
 number must come out on every machine.
 """
