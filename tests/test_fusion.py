@@ -78,6 +78,6 @@ def test_chunked_first_block_is_differentiable_and_leaves_other_models_alone():
         chunk_first_block(flat, max_bytes=0)
 
 
-def test_scorer_chunks_the_first_block(tmp_path):
+def test_scorer_chunks_the_first_block():
     scorer = load_model("default", device="cpu", precision="float32")
     assert isinstance(scorer.model.features[0], _Chunked)

@@ -68,7 +68,7 @@ def chunk_first_block(model: nn.Module, max_bytes: int = CHUNK_BYTES) -> nn.Modu
         return model
     layers = list(features)
     pool = next((i for i, m in enumerate(layers) if isinstance(m, (nn.MaxPool2d, nn.AvgPool2d))), None)
-    convs = [m for m in layers[:pool] if isinstance(m, nn.Conv2d)] if pool else []
+    convs = [m for m in layers[:pool] if isinstance(m, nn.Conv2d)] if pool is not None else []
     if not convs or any(isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training for m in layers[:pool]):
         return model
     channels = max(c.out_channels for c in convs)
