@@ -99,3 +99,24 @@ def test_evaluate_sign_convention(tmp_path):
     report = evaluate_dataset([6, 5, 4, 3, 2, 1], ds)  # higher score = lower DMOS = right
     assert report["per_type"]["a"]["srocc"] == pytest.approx(1.0) and report["all"]["srocc"] > 0
     json.dumps(report)
+
+
+def test_within_photo_srocc_separates_order_from_scale(tmp_path):
+    from rankiqa.train.datasets import Dataset, Sample
+    from rankiqa.train.evaluation import metrics_table
+
+    # Two photos, each ordered right, but photo "q" scored 10 higher throughout: right within, wrong across.
+    dmos = [10, 20, 30, 40, 12, 22, 32, 42]
+    samples = [Sample(tmp_path / f"{i}.png", float(d), "p" if i < 4 else "q", "jp2k") for i, d in enumerate(dmos)]
+    ds = Dataset("toy", samples, higher_is_better=False, score_name="dmos")
+    scores = [4.0, 3.0, 2.0, 1.0, 14.0, 13.0, 12.0, 11.0]
+    report = evaluate_dataset(scores, ds)
+    jp2k = report["per_type"]["jp2k"]
+    assert jp2k["srocc_within_ref"] == pytest.approx(1.0)
+    assert jp2k["srocc"] < 0.5
+    swapped = evaluate_dataset([1.0, 2.0, 3.0, 4.0, 11.0, 12.0, 13.0, 14.0], ds)
+    assert swapped["per_type"]["jp2k"]["srocc_within_ref"] == pytest.approx(-1.0)
+    assert "within one photo" in metrics_table(report) and "| 1.0000 |" in metrics_table(report)
+    # A reference with fewer than 3 samples gives no within-photo value.
+    few = Dataset("few", samples[:2], higher_is_better=False, score_name="dmos")
+    assert np.isnan(evaluate_dataset(scores[:2], few)["all"]["srocc_within_ref"])

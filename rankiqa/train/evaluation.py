@@ -67,24 +67,42 @@ def evaluate_dataset(scores: Sequence[float], dataset: Dataset) -> dict[str, Any
     if not dataset.higher_is_better:
         t = -t
     types = np.array([x.dist_type for x in dataset.samples])
+    refs = np.array([x.ref for x in dataset.samples])
     ok = np.isfinite(s)
     out: dict[str, Any] = {"dataset": dataset.name, "target": dataset.score_name, "per_type": {}}
     for ty in sorted(set(types.tolist())):
         m = ok & (types == ty)
         if m.sum() >= 3:
-            out["per_type"][ty] = correlation_metrics(s[m], t[m])
-    out["all"] = correlation_metrics(s[ok], t[ok])
+            out["per_type"][ty] = {**correlation_metrics(s[m], t[m]), "srocc_within_ref": _within_ref(s, t, refs, m)}
+    out["all"] = {**correlation_metrics(s[ok], t[ok]), "srocc_within_ref": _within_ref(s, t, refs, ok)}
     out["failed"] = int((~ok).sum())
     return out
 
 
+def _within_ref(s: np.ndarray, t: np.ndarray, refs: np.ndarray, mask: np.ndarray) -> float:
+    """Median SROCC among the samples of one reference photo (those with >= 3 differing targets), NaN if none.
+
+    Beside the SROCC over all photos it tells the two failures apart: versions of
+    one photo put in the wrong order (low here too), or photos put on different
+    scales (high here, low over all).
+    """
+    values = []
+    for ref in np.unique(refs[mask]):
+        m = mask & (refs == ref)
+        if m.sum() >= 3 and np.ptp(t[m]) > 0 and np.ptp(s[m]) > 0:
+            values.append(srocc(s[m], t[m]))
+    return float(np.median(values)) if values else float("nan")
+
+
 def metrics_table(report: dict[str, Any]) -> str:
     """A markdown table of :func:`evaluate_dataset`'s report."""
-    cols = ("srocc", "krcc", "plcc", "plcc_logistic", "rmse_logistic", "n")
-    lines = ["| type | SROCC | KRCC | PLCC | PLCC (logistic) | RMSE (logistic) | n |", "|---|---|---|---|---|---|---|"]
+    cols = ("srocc", "srocc_within_ref", "krcc", "plcc", "plcc_logistic", "rmse_logistic", "n")
+    lines = ["| type | SROCC | SROCC within one photo (median) | KRCC | PLCC | PLCC (logistic) | RMSE (logistic) | n |",
+             "|---|---|---|---|---|---|---|---|"]
     rows = list(report["per_type"].items()) + [("**all**", report["all"])]
     for name, m in rows:
-        lines.append(f"| {name} | " + " | ".join(f"{m[c]:.4f}" if c != "n" else str(m[c]) for c in cols) + " |")
+        cells = [str(m[c]) if c == "n" else f"{m.get(c, float('nan')):.4f}" for c in cols]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
