@@ -35,6 +35,12 @@ def unseen_photos(refs: Path, extra: Path) -> list[Path]:
     return [p for p in held_new if p in ok]
 
 
+def _label(model: str) -> str:
+    """Column name: a manifest id, or a run folder for its ``model.safetensors``."""
+    path = Path(model)
+    return path.parent.name if path.name == "model.safetensors" else path.name
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", nargs="+", required=True, help="checkpoint files or manifest ids")
@@ -65,7 +71,7 @@ def main() -> None:
     names = list(results)
     print(f"## Held-out photos ({len(photos)}, unseen by every model), set `{args.set}`, "
           f"{args.groups_per_family} groups per family on average\n")
-    print("| family | " + " | ".join(f"`{Path(n).name}`" for n in names) + " |")
+    print("| family | " + " | ".join(f"`{_label(n)}`" for n in names) + " |")
     print("|---" * (len(names) + 1) + "|")
     for f in families:
         print(f"| {f} | " + " | ".join(f"{results[n]['per_family_accuracy'].get(f, float('nan')):.3f}"

@@ -8,6 +8,10 @@ Two tables, measured in one run:
 2. On ranked groups of a distortion set (128 px crops of the training photos),
    each teacher's standard deviation, the basis of ``rankiqa.train.teacher.UNITS``,
    and how often the teachers agree on the order of two random items.
+3. Per family, how far each teacher falls from the clean crop to the family's
+   severest level, in its UNITS: a family where a teacher falls by less than
+   one unit is one that teacher barely sees, so the teacher hinge ranks its
+   severest versions near clean photos of other scenes (``--sensitivity-photos``).
 
     python bench/teachers.py --replica runs/live_replica --refs ../shared/data/refs --set broad
 """
@@ -102,6 +106,25 @@ def spread_table(refs: list[str], family_set: str, names: list[str], groups: int
             f"{names[i]}/{names[j]} {rho[i, j]:.3f}" for i in range(len(names)) for j in range(i + 1, len(names))))
 
 
+def sensitivity_table(refs: list[str], family_set: str, names: list[str], photos: int, crop: int) -> None:
+    train, _ = split_refs(refs, [], 0.1)
+    rng = np.random.default_rng(0)
+    chosen = [train[i] for i in rng.choice(len(train), size=min(photos, len(train)), replace=False)]
+    data = RankedGroups(chosen, family_set, crop, seed=0, teachers=names)
+    units = np.array([UNITS[n] for n in names])
+    drops: dict[str, list[np.ndarray]] = {f: [] for f in data.families}
+    for item in range(len(data)):
+        t = data[(item, item)][2].numpy()
+        drops[data.families[item % len(data.families)]].append((t[0] - t[-1]) / units)
+    print(f"\n## Teacher fall from clean to the severest level, in UNITS ({len(chosen)} training photos, "
+          f"{crop} px crops; median over photos; lowest first)\n")
+    print("| family | " + " | ".join(names) + " |")
+    print("|---" * (len(names) + 1) + "|")
+    med = {f: np.median(np.stack(v), axis=0) for f, v in drops.items()}
+    for f in sorted(med, key=lambda f: med[f].min()):
+        print(f"| {f} | " + " | ".join(f"{x:.2f}" for x in med[f]) + " |")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--replica", default=None, help="LIVE replica folder (python -m rankiqa.train live-replica)")
@@ -113,6 +136,8 @@ def main() -> None:
     p.add_argument("--spread-teachers", default="ms_gmsd,gmsd,haarpsi,vif,psnr")
     p.add_argument("--groups", type=int, default=160)
     p.add_argument("--crop", type=int, default=128)
+    p.add_argument("--sensitivity-photos", type=int, default=12)
+    p.add_argument("--sensitivity-teachers", default="ms_gmsd,haarpsi", help="the default checkpoint's teachers")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
@@ -120,6 +145,9 @@ def main() -> None:
     if args.replica:
         replica_table(Path(args.replica), Path(args.live_refs), args.teachers.split(","))
     spread_table(args.refs, args.set, args.spread_teachers.split(","), args.groups, args.crop)
+    if args.sensitivity_photos > 0:
+        sensitivity_table(args.refs, args.set, args.sensitivity_teachers.split(","), args.sensitivity_photos,
+                          args.crop)
 
 
 if __name__ == "__main__":
