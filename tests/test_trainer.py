@@ -124,19 +124,17 @@ def test_init_from_checkpoint_and_cross_content_hinge(refs_dir, tmp_path, tiny_c
 def test_teacher_hinge_in_training(refs_dir, tmp_path):
     pytest.importorskip("piq")
     path = pretrain(_cfg(refs_dir, tmp_path / "t", iters=3, crop_size=48, families="live,kadid_motion_blur",
-                         teacher="ms_gmsd,haarpsi", teacher_gap=0.5, cross_gap=2, teacher_min_fall=0.5))
+                         teacher="ms_gmsd,haarpsi", teacher_gap=0.5, cross_gap=2))
     rows = [r.split(",") for r in (tmp_path / "t" / "log.csv").read_text().splitlines()]
     col = rows[0].index("teacher_pairs")
     assert rows[0][col + 1] == "teacher_pair_accuracy"
     assert all(int(r[col]) > 0 for r in rows[1:])  # every batch had quality-discriminable pairs
     cfg = read_card(path)["training"]["config"]
-    assert (cfg["teacher"], cfg["teacher_gap"], cfg["teacher_min_fall"]) == ("ms_gmsd,haarpsi", 0.5, 0.5)
+    assert (cfg["teacher"], cfg["teacher_gap"]) == ("ms_gmsd,haarpsi", 0.5)
     with pytest.raises(ValueError, match="did you mean"):
         _cfg(refs_dir, tmp_path / "u", teacher="ms_gmsdd")
     with pytest.raises(ValueError, match="teacher_gap"):
         _cfg(refs_dir, tmp_path / "v", teacher="gmsd", teacher_gap=0)
-    with pytest.raises(ValueError, match="teacher_min_fall"):
-        _cfg(refs_dir, tmp_path / "w", teacher="gmsd", teacher_min_fall=-1)
 
 
 def test_warmup_curriculum_and_resume_across_stages(refs_dir, tmp_path):

@@ -83,9 +83,6 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--teacher-gap", type=float, default=1.0,
                    help="pairs count when every teacher agrees by at least this many units")
     t.add_argument("--teacher-weight", type=float, default=1.0, help="weight of the teacher hinge")
-    t.add_argument("--teacher-min-fall", type=float, default=0.0,
-                   help="never rank above others the distorted versions of a group that some teacher falls less "
-                        "than this many units over (its blind spots; 0: off)")
     t.add_argument("--init", default=None, help="checkpoint file or manifest id to start from (default: random)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--workers", type=int, default=2, help="DataLoader workers synthesising batches")
@@ -289,8 +286,8 @@ def _cmd_pretrain(a: argparse.Namespace) -> int:
         iters=a.iters, groups_per_batch=a.groups, crop_size=a.crop, lr=a.lr, lr_step=a.lr_step,
         lr_gamma=a.lr_gamma, momentum=a.momentum, weight_decay=a.weight_decay, margin=a.margin, loss=a.loss,
         cross_gap=a.cross_gap, cross_weight=a.cross_weight, teacher=a.teacher, teacher_gap=a.teacher_gap,
-        teacher_weight=a.teacher_weight, teacher_min_fall=a.teacher_min_fall, init=a.init, seed=a.seed,
-        workers=a.workers, threads=a.threads, checkpoint_every=a.checkpoint_every, eval_every=a.eval_every,
+        teacher_weight=a.teacher_weight, init=a.init, seed=a.seed, workers=a.workers,
+        threads=a.threads, checkpoint_every=a.checkpoint_every, eval_every=a.eval_every,
         eval_groups=a.eval_groups, device=a.device,
     )
     path = pretrain(cfg, resume=a.resume)

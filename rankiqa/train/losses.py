@@ -155,8 +155,7 @@ def cross_content_loss(scores: torch.Tensor, groups: torch.Tensor, levels: torch
     return _hinge(scores, better, worse, margin)
 
 
-def teacher_pairs(teacher: torch.Tensor, units: torch.Tensor, gap: float, groups: torch.Tensor | None = None,
-                  levels: torch.Tensor | None = None, min_fall: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+def teacher_pairs(teacher: torch.Tensor, units: torch.Tensor, gap: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Index tensors ``(better, worse)`` of the quality-discriminable pairs of a batch.
 
     ``teacher`` is ``[M, T]`` (full-reference scores, higher = better, see
@@ -165,52 +164,22 @@ def teacher_pairs(teacher: torch.Tensor, units: torch.Tensor, gap: float, groups
     every teacher prefers the same item by at least ``gap`` units (dipIQ's
     quality-discriminable pairs, Ma et al. 2017): where the teachers disagree
     or differ little, the order is left to the network.
-
-    ``min_fall > 0`` (needs ``groups`` and ``levels``) guards against a
-    teacher's blind spots: where some teacher falls by less than ``min_fall``
-    units from a group's mildest version to its severest, that teacher barely
-    sees the group's distortion (colour diffusion, saturation, mean shift:
-    ``bench/teachers.py``), so its high scores there are no evidence of
-    quality. Such a group's distorted versions are never the better item of a
-    pair; they may still be the worse one (a teacher that sees harm there is
-    right that it is at least that bad).
     """
     if teacher.dim() != 2 or units.shape != teacher.shape[1:]:
         raise ValueError(f"teacher must be [M, T] and units [T], got {tuple(teacher.shape)}, {tuple(units.shape)}")
     if gap <= 0:
         raise ValueError(f"gap must be > 0, got {gap}")
-    if min_fall < 0:
-        raise ValueError(f"min_fall must be >= 0, got {min_fall}")
-    t = teacher / units
-    ok = ((t[:, None, :] - t[None, :, :]) >= gap).all(dim=2)  # [i, j]: i beats j in every teacher
-    if min_fall > 0:
-        if groups is None or levels is None:
-            raise ValueError("min_fall needs the batch's groups and levels")
-        _check(t[:, 0], groups, levels)
-        ok &= _seen_by_teachers(t, groups, levels, min_fall)[:, None]
-    return torch.nonzero(ok, as_tuple=True)
-
-
-def _seen_by_teachers(t: torch.Tensor, groups: torch.Tensor, levels: torch.Tensor, min_fall: float) -> torch.Tensor:
-    """``[M]`` bool: False for the distorted versions of groups that some teacher falls less than ``min_fall`` over."""
-    _, inv = torch.unique(groups, return_inverse=True)
-    same = inv[:, None] == inv[None, :]  # [M, M]: same group
-    inf = torch.tensor(float("inf"), dtype=t.dtype, device=t.device)
-    hi = torch.where(same[:, :, None], t[None, :, :], -inf).amax(dim=1)  # [M, T]: best of the item's group
-    lo = torch.where(same[:, :, None], t[None, :, :], inf).amin(dim=1)
-    blind = ((hi - lo) < min_fall).any(dim=1)
-    mildest = levels == torch.where(same, levels[None, :], levels.max() + 1).amin(dim=1)
-    return ~blind | mildest
+    diff = (teacher[:, None, :] - teacher[None, :, :]) / units  # [i, j, t]: how much i beats j
+    return torch.nonzero((diff >= gap).all(dim=2), as_tuple=True)
 
 
 def teacher_loss(scores: torch.Tensor, teacher: torch.Tensor, units: torch.Tensor, gap: float,
-                 margin: float = DEFAULT_MARGIN, groups: torch.Tensor | None = None,
-                 levels: torch.Tensor | None = None, min_fall: float = 0.0) -> RankingLoss:
+                 margin: float = DEFAULT_MARGIN) -> RankingLoss:
     """Hinge loss averaged over :func:`teacher_pairs`."""
     if scores.dim() != 1 or teacher.shape[0] != scores.shape[0]:
         raise ValueError(f"scores [M] and teacher [M, T] must agree, got {tuple(scores.shape)}, "
                          f"{tuple(teacher.shape)}")
-    better, worse = teacher_pairs(teacher, units, gap, groups, levels, min_fall)
+    better, worse = teacher_pairs(teacher, units, gap)
     return _hinge(scores, better, worse, margin)
 
 

@@ -87,10 +87,6 @@ class PretrainConfig:
     teacher: str = ""
     teacher_gap: float = 1.0
     teacher_weight: float = 1.0
-    # Distorted versions of a group that some teacher falls less than this
-    # many units over are never ranked above others by the teacher (its
-    # blind spots; 0 = off, as every recipe before session 9).
-    teacher_min_fall: float = 0.0
     init: str | None = None  # checkpoint (file or manifest id) to start from instead of random weights
     seed: int = 0
     heldout: list[str] = field(default_factory=list)
@@ -114,9 +110,9 @@ class PretrainConfig:
             raise ValueError("heldout_fraction must be in [0, 1)")
         if self.cross_gap < 0 or self.cross_weight < 0:
             raise ValueError(f"cross_gap and cross_weight must be >= 0, got {self.cross_gap}, {self.cross_weight}")
-        if self.teacher_gap <= 0 or self.teacher_weight < 0 or self.teacher_min_fall < 0:
-            raise ValueError(f"teacher_gap must be > 0, teacher_weight and teacher_min_fall >= 0, got "
-                             f"{self.teacher_gap}, {self.teacher_weight}, {self.teacher_min_fall}")
+        if self.teacher_gap <= 0 or self.teacher_weight < 0:
+            raise ValueError(f"teacher_gap must be > 0 and teacher_weight >= 0, got {self.teacher_gap}, "
+                             f"{self.teacher_weight}")
         weighted_families(resolve_set(self.families), self.family_weights)
         if self.warmup_iters < 0 or bool(self.warmup_iters) != bool(self.warmup_families):
             raise ValueError("warmup_families and warmup_iters > 0 go together "
@@ -171,8 +167,7 @@ def training_loss(cfg: PretrainConfig, it: int, scores, groups, levels, teacher=
         if teacher is None:
             raise ValueError(f"the run uses teachers {names} but the batch carries no teacher scores")
         units = torch.tensor([UNITS[n] for n in names], dtype=teacher.dtype, device=teacher.device)
-        parts["teacher"] = teacher_loss(scores, teacher, units, cfg.teacher_gap, cfg.margin, groups, levels,
-                                        cfg.teacher_min_fall)
+        parts["teacher"] = teacher_loss(scores, teacher, units, cfg.teacher_gap, cfg.margin)
         total = total + cfg.teacher_weight * parts["teacher"].loss
     return within._replace(loss=total), parts
 
