@@ -23,6 +23,9 @@ def test_publish_embedded_and_hub(tmp_path, tiny_ckpt):
     assert (tmp_path / "embedded" / "vgg16_slim.tiny.safetensors").exists()
     assert rec["sha256"] == sha256_file(tiny_ckpt) and rec["quality"]["live-replica"]["all"]["srocc"] == 0.5
     assert "SROCC 0.500" in rec["quality"]["summary"]
+    assert rec["num_crops"] == 30  # the paper's, unless measured otherwise
+    rec = publish(tiny_ckpt, "vgg16_slim.tiny", embed=True, num_crops=15, manifest=manifest)
+    assert load_manifest(json.loads(manifest.read_text()))["vgg16_slim.tiny"].num_crops == 15
     publish(tiny_ckpt, "vgg16_slim.hub", embed=False, repo_id="rankiqa/x", revision="a" * 40, manifest=manifest)
     assert set(load_manifest(json.loads(manifest.read_text()))) == {"vgg16_slim.tiny", "vgg16_slim.hub"}
 
@@ -36,6 +39,8 @@ def test_publish_refuses_bad_entries(tmp_path, tiny_ckpt):
         publish(tiny_ckpt, "vgg16_slim.x", embed=False, make_default=True, manifest=manifest)
     with pytest.raises(ValueError, match="pinned"):
         publish(tiny_ckpt, "vgg16_slim.x", embed=False, repo_id="r/x", revision="main", manifest=manifest)
+    with pytest.raises(ValueError, match="num_crops"):
+        publish(tiny_ckpt, "vgg16_slim.x", embed=True, num_crops=0, manifest=manifest)
 
 
 def test_publish_cli(tmp_path, tiny_ckpt, capsys):
@@ -44,6 +49,6 @@ def test_publish_cli(tmp_path, tiny_ckpt, capsys):
     manifest = tmp_path / "weights_manifest.json"
     manifest.write_text(json.dumps({"schema_version": 1, "default": None, "checkpoints": []}))
     assert main(["publish", "--model", str(tiny_ckpt), "--id", "vgg16_slim.cli", "--embed", "--manifest",
-                 str(manifest), "--train-command", "python -m rankiqa.train pretrain --out x"]) == 0
+                 str(manifest), "--train-command", "python -m rankiqa.train pretrain --out x", "--num-crops", "15"]) == 0
     rec = json.loads(manifest.read_text())["checkpoints"][0]
-    assert rec["training"]["command"] == "python -m rankiqa.train pretrain --out x"
+    assert rec["training"]["command"] == "python -m rankiqa.train pretrain --out x" and rec["num_crops"] == 15

@@ -143,6 +143,8 @@ def _parser() -> argparse.ArgumentParser:
     pb.add_argument("--train-command", default="", help="the command that trained it")
     pb.add_argument("--license", default="MIT (weights); trained on research benchmark photos, see training.data")
     pb.add_argument("--description", default="")
+    pb.add_argument("--num-crops", type=int, default=30,
+                    help="random crops of the paper protocol (fewer where bench/protocols.py measured no loss)")
     pb.add_argument("--manifest", default=None, help="default: the package's weights_manifest.json")
 
     cb = sub.add_parser("calibrate", help="fit a checkpoint's 0-100 output scale to human scores",
@@ -213,7 +215,7 @@ def _cmd_publish(a: argparse.Namespace) -> int:
 
     rec = publish(a.model, a.id, embed=a.embed, make_default=a.default, repo_id=a.repo_id, revision=a.revision,
                   quality_files=a.quality, command=a.train_command, license=a.license, description=a.description,
-                  manifest=a.manifest)
+                  num_crops=a.num_crops, manifest=a.manifest)
     print(json.dumps(rec, indent=2))
     return 0
 

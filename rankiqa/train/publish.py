@@ -43,14 +43,20 @@ def _data_text(refs: Sequence[str]) -> str:
 
 def publish(model: str | Path, checkpoint_id: str, *, embed: bool, make_default: bool = False,
             repo_id: str | None = None, revision: str | None = None, quality_files: Sequence[str] = (),
-            command: str = "", license: str = "", description: str = "",
+            command: str = "", license: str = "", description: str = "", num_crops: int = 30,
             manifest: str | Path | None = None) -> dict[str, Any]:
-    """Add or replace the manifest entry ``checkpoint_id`` for the checkpoint file ``model``."""
+    """Add or replace the manifest entry ``checkpoint_id`` for the checkpoint file ``model``.
+
+    ``num_crops``: random crops of the ``paper`` protocol (fewer than the paper's 30 where
+    ``bench/protocols.py`` measured no loss).
+    """
     model = Path(model)
     card = read_card(model)
     arch = card["arch"]
     if not re.fullmatch(rf"{re.escape(arch)}\.[a-z0-9_.-]+", checkpoint_id):
         raise ValueError(f"id must be '{arch}.<tag>' (lower case), got {checkpoint_id!r}")
+    if isinstance(num_crops, bool) or not isinstance(num_crops, int) or num_crops < 1:
+        raise ValueError(f"num_crops must be a positive integer, got {num_crops!r}")
     if make_default and not embed:
         raise ValueError("the default checkpoint must be embedded (scoring must work offline)")
     if not embed and not (repo_id and revision and re.fullmatch(r"[0-9a-f]{40}", revision)):
@@ -75,7 +81,7 @@ def publish(model: str | Path, checkpoint_id: str, *, embed: bool, make_default:
     record = CheckpointRecord(
         id=checkpoint_id, arch=arch, arch_kwargs=card.get("arch_kwargs", {}), filename=filename,
         sha256=sha256_file(model), size=model.stat().st_size, embedded=embed, repo_id=repo_id, revision=revision,
-        protocol=card.get("protocol", "paper"), crop_size=int(card.get("crop_size", 224)),
+        protocol=card.get("protocol", "paper"), crop_size=int(card.get("crop_size", 224)), num_crops=num_crops,
         higher_is_better=bool(card.get("higher_is_better", True)), score_range=card.get("score_range"),
         description=description or card.get("score_meaning", ""), license=license, training=training,
         quality=quality,
