@@ -35,6 +35,17 @@ def unseen_photos(refs: Path, extra: Path) -> list[Path]:
     return [p for p in held_new if p in ok]
 
 
+class _Negated(torch.nn.Module):
+    """A checkpoint whose output is lower = better (DMOS, ``*.live``) turned to higher = better, as scoring does."""
+
+    def __init__(self, net: torch.nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return -self.net(x)
+
+
 def _label(model: str) -> str:
     """Column name: a manifest id, or a run folder for its ``model.safetensors``."""
     path = Path(model)
@@ -61,6 +72,8 @@ def main() -> None:
     results = json.loads(Path(args.previous).read_text()) if args.previous else {}
     for m in args.models:
         model, card = network_from_checkpoint(resolve_checkpoint(m)[0])
+        if not card.get("higher_is_better", True):
+            model = _Negated(model)
         crop = int(card.get("crop_size", 224))
         ds = RankedGroups(photos, families, crop, seed=99)
         ev = evaluate_ranking(model, ds, args.groups_per_family * len(families), torch.device("cpu"))
