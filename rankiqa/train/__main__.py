@@ -35,6 +35,7 @@ def _json_dict(text: str) -> dict:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from rankiqa.protocols import PAPER_CROPS
     from rankiqa.train.losses import DEFAULT_MARGIN, LOSSES
 
     p = argparse.ArgumentParser(prog="python -m rankiqa.train", description=__doc__,
@@ -143,7 +144,7 @@ def _parser() -> argparse.ArgumentParser:
     pb.add_argument("--train-command", default="", help="the command that trained it")
     pb.add_argument("--license", default="MIT (weights); trained on research benchmark photos, see training.data")
     pb.add_argument("--description", default="")
-    pb.add_argument("--num-crops", type=int, default=30,
+    pb.add_argument("--num-crops", type=int, default=PAPER_CROPS,
                     help="random crops of the paper protocol (fewer where bench/protocols.py measured no loss)")
     pb.add_argument("--manifest", default=None, help="default: the package's weights_manifest.json")
 

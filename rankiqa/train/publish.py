@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 from typing import Any, Sequence
 
+from rankiqa.protocols import PAPER_CROPS
 from rankiqa.weights.checkpoint import read_card, sha256_file
 from rankiqa.weights.manifest import MANIFEST_NAME, CheckpointRecord
 
@@ -43,7 +44,7 @@ def _data_text(refs: Sequence[str]) -> str:
 
 def publish(model: str | Path, checkpoint_id: str, *, embed: bool, make_default: bool = False,
             repo_id: str | None = None, revision: str | None = None, quality_files: Sequence[str] = (),
-            command: str = "", license: str = "", description: str = "", num_crops: int = 30,
+            command: str = "", license: str = "", description: str = "", num_crops: int = PAPER_CROPS,
             manifest: str | Path | None = None) -> dict[str, Any]:
     """Add or replace the manifest entry ``checkpoint_id`` for the checkpoint file ``model``.
 
