@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+from PIL import Image
 from scipy import stats
 
 from conftest import LIVE
@@ -120,3 +121,20 @@ def test_within_photo_srocc_separates_order_from_scale(tmp_path):
     # A reference with fewer than 3 samples gives no within-photo value.
     few = Dataset("few", samples[:2], higher_is_better=False, score_name="dmos")
     assert np.isnan(evaluate_dataset(scores[:2], few)["all"]["srocc_within_ref"])
+
+
+def test_evaluate_cli_records_the_protocol(tiny_ckpt, tmp_path, capsys):
+    from rankiqa.train.__main__ import main
+
+    rng = np.random.default_rng(0)
+    rows = ["path,score"]
+    for i in range(4):
+        Image.fromarray(rng.integers(0, 256, (64, 80, 3), dtype=np.uint8)).save(tmp_path / f"{i}.png")
+        rows.append(f"{i}.png,{i}")
+    (tmp_path / "rated.csv").write_text("\n".join(rows) + "\n")
+    for extra, expected in (([], "paper, 30 crops"), (["--protocol", "full"], "full")):
+        out = tmp_path / "report.json"
+        assert main(["evaluate", "--model", str(tiny_ckpt), "--dataset", f"csv:{tmp_path / 'rated.csv'}",
+                     "--json", str(out), *extra]) == 0
+        report = json.loads(out.read_text())
+        assert report["protocol"] == expected and report["all"]["n"] == 4

@@ -230,10 +230,11 @@ def _cmd_live_replica(a: argparse.Namespace) -> int:
 
 def _cmd_evaluate(a: argparse.Namespace) -> int:
     from rankiqa.train.datasets import load_dataset
-    from rankiqa.train.evaluation import evaluate_dataset, metrics_table, score_dataset
+    from rankiqa.train.evaluation import evaluate_dataset, metrics_table, scored_with
 
     dataset = load_dataset(a.dataset)
-    report = {"model": a.model, **evaluate_dataset(score_dataset(a.model, dataset, a.protocol, a.device), dataset)}
+    scores, protocol = scored_with(a.model, dataset, a.protocol, a.device)
+    report = {"model": a.model, "protocol": protocol, **evaluate_dataset(scores, dataset)}
     print(f"### {a.model} on {dataset.name} ({len(dataset.samples)} images, target {dataset.score_name})\n")
     print(metrics_table(report))
     if a.psnr_baseline:

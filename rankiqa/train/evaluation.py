@@ -16,7 +16,8 @@ from rankiqa.api import select_device
 from rankiqa.train.trainer import evaluate_ranking
 from rankiqa.weights.checkpoint import network_from_checkpoint
 
-__all__ = ["ranking_report", "correlation_metrics", "evaluate_dataset", "metrics_table", "score_dataset"]
+__all__ = ["ranking_report", "correlation_metrics", "evaluate_dataset", "metrics_table", "score_dataset",
+           "scored_with"]
 
 def ranking_report(model_path: str | Path, refs: Sequence[str], families: str = "live", groups: int = 128,
                    crop_size: int | None = None, device: str | None = None, plot: str | None = None,
@@ -109,8 +110,15 @@ def metrics_table(report: dict[str, Any]) -> str:
 def score_dataset(model: str | Path, dataset: Dataset, protocol: str | None = None, device: str | None = None,
                   progress: bool = True) -> list[float]:
     """Scores (higher = better) of every sample with a checkpoint, NaN for unreadable files."""
+    return scored_with(model, dataset, protocol, device, progress)[0]
+
+
+def scored_with(model: str | Path, dataset: Dataset, protocol: str | None = None, device: str | None = None,
+                progress: bool = True) -> tuple[list[float], str]:
+    """:func:`score_dataset`'s scores and the protocol they were scored with, e.g. ``"paper, 15 crops"``."""
     from rankiqa.api import load_model
 
     scorer = load_model(model, device=device, protocol=protocol)
     scores, _ = scorer.score_with_errors([x.path for x in dataset.samples], progress=progress)
-    return scores
+    used = f"paper, {scorer.num_crops} crops" if scorer.protocol == "paper" else scorer.protocol
+    return scores, used
