@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 from typing import Any, Sequence
 
+from rankiqa.api import _check_positive_int
 from rankiqa.protocols import PAPER_CROPS
 from rankiqa.weights.checkpoint import read_card, sha256_file
 from rankiqa.weights.manifest import MANIFEST_NAME, CheckpointRecord
@@ -56,8 +57,7 @@ def publish(model: str | Path, checkpoint_id: str, *, embed: bool, make_default:
     arch = card["arch"]
     if not re.fullmatch(rf"{re.escape(arch)}\.[a-z0-9_.-]+", checkpoint_id):
         raise ValueError(f"id must be '{arch}.<tag>' (lower case), got {checkpoint_id!r}")
-    if isinstance(num_crops, bool) or not isinstance(num_crops, int) or num_crops < 1:
-        raise ValueError(f"num_crops must be a positive integer, got {num_crops!r}")
+    _check_positive_int(num_crops, "num_crops")  # the same check the Scorer applies when it reads the entry
     if make_default and not embed:
         raise ValueError("the default checkpoint must be embedded (scoring must work offline)")
     if not embed and not (repo_id and revision and re.fullmatch(r"[0-9a-f]{40}", revision)):
