@@ -1,7 +1,8 @@
 """Accuracy against cost of the test-time protocols: how few crops can a checkpoint afford?
 
 For each variant (the paper's 30 random crops, fewer random crops, the
-covering grid, the whole image): SROCC on the LIVE replica (per type and all)
+covering grid, the whole image; crop scores averaged or weighted by each crop's
+activity, ``pooling`` of :mod:`rankiqa.protocols`): SROCC on the LIVE replica (per type and all)
 and within-photo pair accuracy over the distortion levels of held-out photos
 (every family of ``--set``, levels 0-5, whole distorted photos scored as a user
 would), with the pixels the network processes per image relative to the
@@ -34,19 +35,22 @@ from rankiqa.train.distortions import LEVELS, apply_distortion, level_rng, resol
 from rankiqa.train.ranking_data import read_rgb  # noqa: E402
 from rankiqa.train.trainer import split_refs  # noqa: E402
 
-VARIANTS = [("paper", 30), ("paper", 15), ("paper", 8), ("paper", 4), ("grid", 0), ("full", 0)]
+VARIANTS = [("paper", 30, "mean"), ("paper", 15, "mean"), ("paper", 8, "mean"), ("paper", 4, "mean"),
+            ("grid", 0, "mean"), ("full", 0, "mean"),
+            ("paper", 30, "activity"), ("paper", 15, "activity"), ("paper", 8, "activity"), ("grid", 0, "activity")]
 
 
-def variant_name(protocol: str, n: int) -> str:
-    return f"{protocol} ({n} crops)" if protocol == "paper" else protocol
+def variant_name(protocol: str, n: int, pooling: str = "mean") -> str:
+    name = f"{protocol} ({n} crops)" if protocol == "paper" else protocol
+    return name if pooling == "mean" else f"{name}, {pooling} pooling"
 
 
-def scorer_fn(scorer, protocol: str, n: int):
+def scorer_fn(scorer, protocol: str, n: int, pooling: str = "mean"):
     sign = 1.0 if scorer.higher_is_better else -1.0
 
     @torch.inference_mode()
     def score(image: torch.Tensor) -> tuple[float, float]:
-        views = make_crops(image, protocol, scorer.crop_size, max(1, n), PAPER_SEED)
+        views = make_crops(image, protocol, scorer.crop_size, max(1, n), PAPER_SEED, pooling)
         if len({t.shape for t in views.tensors}) == 1:
             outs = scorer.model(torch.stack(views.tensors)).tolist()
         else:
@@ -83,7 +87,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     scorer = load_model(args.model, device="cpu")
-    fns = {variant_name(p, n): scorer_fn(scorer, p, n) for p, n in VARIANTS}
+    fns = {variant_name(*v): scorer_fn(scorer, *v) for v in VARIANTS}
 
     dataset = load_dataset(f"live-replica:{args.replica}")
     live: dict[str, list[float]] = {k: [] for k in fns}
@@ -99,14 +103,16 @@ def main() -> None:
     types = np.asarray([s.dist_type for s in dataset.samples])
     print(f"LIVE replica done ({len(dataset.samples)} images)", file=sys.stderr)
 
-    correct = {k: 0 for k in fns}
-    pairs = 0
-    for _, fam, versions in held_out_images(args.refs, args.photos, resolve_set(args.set)):
+    families = resolve_set(args.set)
+    correct = {k: dict.fromkeys(families, 0) for k in fns}
+    fam_pairs = dict.fromkeys(families, 0)
+    for _, fam, versions in held_out_images(args.refs, args.photos, families):
         levels = range(len(versions))
         for k, fn in fns.items():
             s = [fn(v)[0] for v in versions]
-            correct[k] += sum(s[a] > s[b] for a, b in combinations(levels, 2))  # a less distorted than b
-        pairs += len(list(combinations(levels, 2)))
+            correct[k][fam] += sum(s[a] > s[b] for a, b in combinations(levels, 2))  # a less distorted than b
+        fam_pairs[fam] += len(list(combinations(levels, 2)))
+    pairs = sum(fam_pairs.values())
     print(f"held-out pairs done ({pairs} pairs)", file=sys.stderr)
 
     rows = {}
@@ -114,7 +120,9 @@ def main() -> None:
         s = np.asarray(live[k])
         per_type = {t: float(spearmanr(s[types == t], target[types == t])[0]) for t in sorted(set(types))}
         rows[k] = {"srocc_all": float(spearmanr(s, target)[0]), "srocc_type": per_type,
-                   "pair_accuracy": correct[k] / pairs, "cost": float(np.mean(cost[k]))}
+                   "pair_accuracy": sum(correct[k].values()) / pairs,
+                   "pair_accuracy_family": {f: correct[k][f] / fam_pairs[f] for f in families},
+                   "cost": float(np.mean(cost[k]))}
     ref = rows[variant_name("paper", 30)]["srocc_all"]
     ok = [k for k in rows if rows[k]["srocc_all"] >= ref - 0.005]
     best = min(ok, key=lambda k: rows[k]["cost"])
@@ -127,6 +135,14 @@ def main() -> None:
     for k, r in rows.items():
         print(f"| {k}{' **(cheapest within 0.005)**' if k == best else ''} | {r['cost']:.2f} | {r['srocc_all']:.4f} | "
               + " | ".join(f"{r['srocc_type'][t]:.4f}" for t in types_sorted) + f" | {r['pair_accuracy']:.4f} |")
+    base, act = variant_name("paper", scorer.num_crops), variant_name("paper", scorer.num_crops, "activity")
+    if base in rows and act in rows:
+        diff = sorted(families, key=lambda f: rows[act]["pair_accuracy_family"][f] - rows[base]["pair_accuracy_family"][f])
+        print(f"\nHeld-out pair accuracy per family, {base} against {act} (largest changes; "
+              f"{args.photos} photos, {fam_pairs[families[0]]} pairs a family):\n")
+        print(f"| family | {base} | {act} |\n|---|---|---|")
+        for f in diff[:6] + diff[-4:]:
+            print(f"| {f} | {rows[base]['pair_accuracy_family'][f]:.3f} | {rows[act]['pair_accuracy_family'][f]:.3f} |")
     if args.json:
         args.json.write_text(json.dumps({"model": scorer.name, "rows": rows, "cheapest": best}, indent=2))
 

@@ -24,7 +24,7 @@ from rankiqa.io import describe_input, expand_inputs, is_single_input, load_imag
 from rankiqa.models.fusion import chunk_first_block, fold_batch_norm
 from rankiqa.pipeline import ScoreAccumulator, prepared_views
 from rankiqa.precision import apply_precision, resolve_precision
-from rankiqa.protocols import PAPER_CROPS, check_protocol
+from rankiqa.protocols import PAPER_CROPS, check_pooling, check_protocol
 from rankiqa.weights.checkpoint import network_from_checkpoint
 from rankiqa.weights.hub import resolve_checkpoint
 from rankiqa.weights.manifest import CheckpointRecord, list_models as _manifest_models
@@ -72,7 +72,7 @@ class Scorer:
     def __init__(self, model: torch.nn.Module, card: dict[str, Any], name: str,
                  device: str | torch.device | None = None, protocol: str | None = None,
                  batch_size: int = DEFAULT_BATCH_SIZE, num_crops: int | None = None,
-                 precision: str = DEFAULT_PRECISION):
+                 precision: str = DEFAULT_PRECISION, pooling: str | None = None):
         self.name = name
         self.card = card
         self.device = select_device(device)
@@ -92,10 +92,12 @@ class Scorer:
         self.num_crops = _check_positive_int(num_crops if num_crops is not None else card.get("num_crops", PAPER_CROPS),
                                              "num_crops")
         self.batch_size = _check_positive_int(batch_size, "batch_size")
+        self.pooling = check_pooling(pooling or card.get("pooling", "mean"))
 
     def __repr__(self) -> str:
         crops = f", num_crops={self.num_crops}" if self.protocol == "paper" else ""
-        return (f"Scorer({self.name!r}, arch={self.card.get('arch')!r}, protocol={self.protocol!r}{crops}, "
+        pooling = f", pooling={self.pooling!r}" if self.protocol != "full" else ""
+        return (f"Scorer({self.name!r}, arch={self.card.get('arch')!r}, protocol={self.protocol!r}{crops}{pooling}, "
                 f"device={str(self.device)!r}, precision={self.precision!r})")
 
     @torch.inference_mode()
@@ -184,7 +186,8 @@ class Scorer:
         total = len(items) if hasattr(items, "__len__") else None
         bar = tqdm(total=total, disable=not progress, file=sys.stderr, unit="img", desc="scoring")
         n = 0
-        for i, views in prepared_views(items, proto, self.crop_size, workers, num_crops=self.num_crops):
+        for i, views in prepared_views(items, proto, self.crop_size, workers, num_crops=self.num_crops,
+                                       pooling=self.pooling):
             if isinstance(views, ImageLoadError):
                 errors[i] = views
             else:
@@ -213,9 +216,10 @@ def load_model(name_or_path: str | os.PathLike[str] = "default", *, device: str 
                protocol: str | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
                cache_dir: str | Path | None = None, endpoint: str | None = None,
                offline: bool | None = None, num_crops: int | None = None,
-               precision: str = DEFAULT_PRECISION) -> Scorer:
+               precision: str = DEFAULT_PRECISION, pooling: str | None = None) -> Scorer:
     """Load a checkpoint by manifest id (``"default"``, ``"arch.tag"``) or ``.safetensors`` path.
 
+    ``protocol``, ``num_crops`` and ``pooling`` override the checkpoint's (see :mod:`rankiqa.protocols`).
     ``precision``: ``float32``, ``bfloat16``, or ``auto`` (bfloat16 on CPUs that
     compute it natively, see :mod:`rankiqa.precision`). Hub checkpoints are
     downloaded at their pinned revision and sha256-verified (see :mod:`rankiqa.weights.hub`).
@@ -226,13 +230,14 @@ def load_model(name_or_path: str | os.PathLike[str] = "default", *, device: str 
         card = {**card, **_record_overrides(record)}
     name = record.id if record is not None else os.fspath(name_or_path)
     return Scorer(model, card, name, device=device, protocol=protocol, batch_size=batch_size, num_crops=num_crops,
-                  precision=precision)
+                  precision=precision, pooling=pooling)
 
 
 def _record_overrides(record: CheckpointRecord) -> dict[str, Any]:
     # The manifest is the published truth for how a checkpoint is used.
     return {"arch": record.arch, "arch_kwargs": record.arch_kwargs, "protocol": record.protocol,
-            "crop_size": record.crop_size, "num_crops": record.num_crops, "higher_is_better": record.higher_is_better,
+            "crop_size": record.crop_size, "num_crops": record.num_crops, "pooling": record.pooling,
+            "higher_is_better": record.higher_is_better,
             "score_range": record.score_range, "calibration": record.calibration, "id": record.id}
 
 

@@ -32,7 +32,7 @@ def _positive_int(text: str) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from rankiqa.defaults import DEFAULT_BATCH_SIZE, DEFAULT_PRECISION, PRECISIONS, PROTOCOLS
+    from rankiqa.defaults import DEFAULT_BATCH_SIZE, DEFAULT_PRECISION, POOLINGS, PRECISIONS, PROTOCOLS
 
     p = argparse.ArgumentParser(prog="rankiqa", description="No-reference image quality (RankIQA). "
                                 "Scores are higher = better.", allow_abbrev=False)
@@ -46,6 +46,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="crops to score (default: the checkpoint's, usually paper)")
         sp.add_argument("--crops", type=_positive_int, default=None,
                         help="random crops of the paper protocol (default: the checkpoint's)")
+        sp.add_argument("--pooling", choices=POOLINGS, default=None,
+                        help="crop scores to one score: mean, or weighted by each crop's detail "
+                             "(default: the checkpoint's)")
         sp.add_argument("--recursive", "-r", action="store_true", help="descend into sub-folders")
         fmt = sp.add_mutually_exclusive_group()
         fmt.add_argument("--json", action="store_true", help="JSON on stdout")
@@ -139,7 +142,7 @@ def _cmd_score(args: argparse.Namespace, ranked: bool) -> int:
         return EXIT_ERROR
     try:
         scorer = load_model(args.model, device=args.device, protocol=args.protocol, batch_size=args.batch_size,
-                            num_crops=args.crops, precision=args.precision)
+                            num_crops=args.crops, precision=args.precision, pooling=args.pooling)
     except (RankIQAError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR

@@ -3,10 +3,12 @@ so that ``rankiqa --help`` or ``rankiqa models`` never pay for importing torch."
 
 from __future__ import annotations
 
-__all__ = ["PROTOCOLS", "PRECISIONS", "DEFAULT_PRECISION", "DEFAULT_BATCH_SIZE", "DEFAULT_WORKERS"]
+__all__ = ["PROTOCOLS", "POOLINGS", "PRECISIONS", "DEFAULT_PRECISION", "DEFAULT_BATCH_SIZE", "DEFAULT_WORKERS"]
 
 #: Test-time protocols (see :mod:`rankiqa.protocols`).
 PROTOCOLS = ("paper", "grid", "full")
+#: How crop scores become one image score (see :mod:`rankiqa.protocols`).
+POOLINGS = ("mean", "activity")
 #: Crops per forward pass.
 DEFAULT_BATCH_SIZE = 32
 #: Threads decoding ahead of the network; one keeps a 2-core CPU's second core for torch.

@@ -1,7 +1,8 @@
 """A differentiable no-reference quality metric for training loops (like piq's and pyiqa's).
 
 :class:`QualityMetric` is a ``torch.nn.Module`` over the same network, crops
-and pooling as :func:`rankiqa.score`: it takes a ``Bx3xHxW`` float tensor in
+and pooling as :func:`rankiqa.score` (activity pooling weights are constants
+of each image, not differentiated): it takes a ``Bx3xHxW`` float tensor in
 [0, 1] on any device and returns ``B`` scores, higher = better, with gradients
 flowing to the input. The weights are frozen and the network stays in eval
 mode (batch norm uses its running statistics), so the score of an image does
@@ -44,6 +45,7 @@ class QualityMetric(torch.nn.Module):
         self.name = scorer.name
         self.crop_size = scorer.crop_size
         self.num_crops = scorer.num_crops
+        self.pooling = scorer.pooling
         self.protocol = check_protocol(protocol or scorer.protocol)
         self.sign = 1.0 if scorer.higher_is_better else -1.0
         self.calibration = None if raw else scorer.calibration
@@ -63,7 +65,7 @@ class QualityMetric(torch.nn.Module):
         device = next(self.net.parameters()).device
         scores = []
         for image in x.to(device):
-            views = make_crops(image, self.protocol, self.crop_size, self.num_crops, PAPER_SEED)
+            views = make_crops(image, self.protocol, self.crop_size, self.num_crops, PAPER_SEED, self.pooling)
             weights = torch.tensor(views.weights, device=device, dtype=x.dtype)
             if len({tuple(t.shape) for t in views.tensors}) == 1:
                 out = self.net(torch.stack(views.tensors)).to(x.dtype)

@@ -33,17 +33,18 @@ __all__ = ["prepared_views", "ScoreAccumulator", "DEFAULT_WORKERS"]
 
 
 
-def _prepare(x: Any, index: int, protocol: str, crop_size: int, num_crops: int) -> Crops | ImageLoadError:
+def _prepare(x: Any, index: int, protocol: str, crop_size: int, num_crops: int,
+             pooling: str) -> Crops | ImageLoadError:
     try:
         # Pixel-interleaved, as the CPU network reads it (no transposing copies on the way).
         image = load_image(x, describe_input(x, index), channels_last=True)
     except ImageLoadError as exc:
         return exc
-    return make_crops(image, protocol, crop_size, num_crops, PAPER_SEED)
+    return make_crops(image, protocol, crop_size, num_crops, PAPER_SEED, pooling)
 
 
 def prepared_views(items: Iterable[Any], protocol: str, crop_size: int, workers: int = DEFAULT_WORKERS,
-                   lookahead: int | None = None, num_crops: int = PAPER_CROPS
+                   lookahead: int | None = None, num_crops: int = PAPER_CROPS, pooling: str = "mean"
                    ) -> Iterator[tuple[int, Crops | ImageLoadError]]:
     """``(index, crops or the input's error)`` for each input, in input order.
 
@@ -53,14 +54,14 @@ def prepared_views(items: Iterable[Any], protocol: str, crop_size: int, workers:
         raise ValueError(f"workers must be >= 0, got {workers}")
     if workers == 0:
         for i, x in enumerate(items):
-            yield i, _prepare(x, i, protocol, crop_size, num_crops)
+            yield i, _prepare(x, i, protocol, crop_size, num_crops, pooling)
         return
     ahead = lookahead or 2 * workers
     queue: deque[tuple[int, Future]] = deque()
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rankiqa-decode") as pool:
         try:
             for i, x in enumerate(items):
-                queue.append((i, pool.submit(_prepare, x, i, protocol, crop_size, num_crops)))
+                queue.append((i, pool.submit(_prepare, x, i, protocol, crop_size, num_crops, pooling)))
                 if len(queue) > ahead:
                     j, fut = queue.popleft()
                     yield j, fut.result()

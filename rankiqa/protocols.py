@@ -11,6 +11,16 @@
   at most ``FULL_TILE`` pixels a side, and the tile scores are averaged with
   area weights; tiling, not downscaling, keeps artefacts at their true scale.
 
+Crop scores are pooled into one image score by a weighted mean. ``pooling="mean"``
+weighs every crop alike (the paper). ``pooling="activity"`` weighs each crop by
+its luminance activity (mean absolute difference between neighbouring pixels,
+measured on the image being scored): people judge a photo by its detailed,
+in-focus parts, and a crop of clear sky or an out-of-focus background looks
+to the network much like a blurred crop. The weights are relative within one
+image, so a distortion that changes every crop alike leaves them alike (like the
+learned patch weights of WaDIQaM, Bosse et al. 2018, without training any).
+``full`` views keep their area weights under either pooling.
+
 Images smaller than the crop in either dimension are mirror-padded
 (symmetric, any amount) to the crop size; nothing is resampled, because
 resampling changes blur and noise, the very things being measured.
@@ -25,14 +35,17 @@ import numpy as np
 import torch
 
 from rankiqa._names import unknown_name_message
-from rankiqa.defaults import PROTOCOLS
+from rankiqa.defaults import POOLINGS, PROTOCOLS
 
-__all__ = ["PROTOCOLS", "Crops", "make_crops", "symmetric_pad", "pad_to_min_size", "check_protocol"]
+__all__ = ["PROTOCOLS", "POOLINGS", "Crops", "make_crops", "activity_weights", "symmetric_pad", "pad_to_min_size",
+           "check_protocol", "check_pooling"]
 
 PAPER_CROPS = 30
 PAPER_SEED = 0
 FULL_MAX_PIXELS = 1024 * 1024
 FULL_TILE = 1024
+#: Added to every activity weight, so a perfectly flat image still pools (to a plain mean).
+ACTIVITY_FLOOR = 1e-3
 
 
 class Crops(NamedTuple):
@@ -47,6 +60,26 @@ def check_protocol(protocol: str) -> str:
     if protocol not in PROTOCOLS:
         raise ValueError(unknown_name_message("protocol", protocol, PROTOCOLS))
     return protocol
+
+
+def check_pooling(pooling: str) -> str:
+    """Return ``pooling`` if known, else raise ValueError with a hint."""
+    if pooling not in POOLINGS:
+        raise ValueError(unknown_name_message("pooling", pooling, POOLINGS))
+    return pooling
+
+
+@torch.no_grad()
+def activity_weights(crops: list[torch.Tensor]) -> list[float]:
+    """Pooling weight of each 3xHxW crop in [0, 1]: the mean absolute difference between
+    horizontally and vertically neighbouring luminance samples, plus :data:`ACTIVITY_FLOOR`."""
+    out = []
+    for crop in crops:
+        c = crop.detach().float()
+        y = 0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2]
+        act = (y[:, 1:] - y[:, :-1]).abs().mean() + (y[1:] - y[:-1]).abs().mean()
+        out.append(float(act) + ACTIVITY_FLOOR)
+    return out
 
 
 def symmetric_indices(n: int, before: int, after: int) -> np.ndarray:
@@ -85,9 +118,11 @@ def _grid_starts(length: int, crop: int) -> list[int]:
 
 
 def make_crops(image: torch.Tensor, protocol: str, crop_size: int = 224,
-               num_crops: int = PAPER_CROPS, seed: int = PAPER_SEED) -> Crops:
-    """Cut a 3xHxW image into the views a protocol scores (see module docstring)."""
+               num_crops: int = PAPER_CROPS, seed: int = PAPER_SEED, pooling: str = "mean") -> Crops:
+    """Cut a 3xHxW image into the views a protocol scores, with their pooling weights
+    (see module docstring)."""
     check_protocol(protocol)
+    check_pooling(pooling)
     if protocol == "full":
         return _full_views(pad_to_min_size(image, crop_size))
     image = pad_to_min_size(image, crop_size)
@@ -100,7 +135,7 @@ def make_crops(image: torch.Tensor, protocol: str, crop_size: int = 224,
     else:
         positions = [(y, x) for y in _grid_starts(h, crop_size) for x in _grid_starts(w, crop_size)]
     tensors = [image[:, y:y + crop_size, x:x + crop_size] for y, x in positions]
-    return Crops(tensors, [1.0] * len(tensors))
+    return Crops(tensors, activity_weights(tensors) if pooling == "activity" else [1.0] * len(tensors))
 
 
 def _full_views(image: torch.Tensor) -> Crops:

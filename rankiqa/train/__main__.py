@@ -35,6 +35,7 @@ def _json_dict(text: str) -> dict:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from rankiqa.defaults import POOLINGS
     from rankiqa.protocols import PAPER_CROPS
     from rankiqa.train.losses import DEFAULT_MARGIN, LOSSES
 
@@ -146,6 +147,8 @@ def _parser() -> argparse.ArgumentParser:
     pb.add_argument("--description", default="")
     pb.add_argument("--num-crops", type=int, default=PAPER_CROPS,
                     help="random crops of the paper protocol (fewer where bench/protocols.py measured no loss)")
+    pb.add_argument("--pooling", choices=POOLINGS, default="mean",
+                    help="how crop scores pool (rankiqa.protocols; activity where bench/protocols.py measured a gain)")
     pb.add_argument("--manifest", default=None, help="default: the package's weights_manifest.json")
 
     cb = sub.add_parser("calibrate", help="fit a checkpoint's 0-100 output scale to human scores",
@@ -153,6 +156,7 @@ def _parser() -> argparse.ArgumentParser:
     cb.add_argument("--model", required=True, help="checkpoint id or .safetensors file")
     cb.add_argument("--dataset", required=True, help="NAME:PATH, e.g. live-replica:runs/live_replica")
     cb.add_argument("--protocol", choices=("paper", "grid", "full"), default=None)
+    cb.add_argument("--pooling", choices=POOLINGS, default=None, help="default: the checkpoint's")
     cb.add_argument("--write", action="store_true", help="store it in the manifest entry --model (an id)")
     cb.add_argument("--manifest", default=None, help="default: the package's weights_manifest.json")
 
@@ -167,6 +171,7 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--model", required=True, help="checkpoint id or .safetensors path")
     ev.add_argument("--dataset", required=True, help="NAME:PATH, e.g. live-replica:runs/live_replica")
     ev.add_argument("--protocol", choices=("paper", "grid", "full"), default=None)
+    ev.add_argument("--pooling", choices=POOLINGS, default=None, help="default: the checkpoint's")
     ev.add_argument("--json", default=None, help="also write the report as JSON to this file")
     ev.add_argument("--psnr-baseline", action="store_true",
                     help="also report full-reference PSNR (live-replica only), to check the replica")
@@ -186,6 +191,7 @@ def _parser() -> argparse.ArgumentParser:
     cv.add_argument("--arch-kwargs", type=_json_dict, default={})
     cv.add_argument("--crop", type=int, default=None)
     cv.add_argument("--protocol", choices=("paper", "grid", "full"), default=None)
+    cv.add_argument("--pooling", choices=POOLINGS, default=None, help="default: the --init entry's")
     cv.add_argument("--jobs", type=_positive_int, default=1, help="splits run in parallel, one thread each")
     cv.add_argument("--json", default=None, help="also write per-split reports and the summary to this file")
     cv.add_argument("--device", default=None)
@@ -216,7 +222,7 @@ def _cmd_publish(a: argparse.Namespace) -> int:
 
     rec = publish(a.model, a.id, embed=a.embed, make_default=a.default, repo_id=a.repo_id, revision=a.revision,
                   quality_files=a.quality, command=a.train_command, license=a.license, description=a.description,
-                  num_crops=a.num_crops, manifest=a.manifest)
+                  num_crops=a.num_crops, pooling=a.pooling, manifest=a.manifest)
     print(json.dumps(rec, indent=2))
     return 0
 
@@ -233,7 +239,7 @@ def _cmd_evaluate(a: argparse.Namespace) -> int:
     from rankiqa.train.evaluation import evaluate_dataset, metrics_table, scored_with
 
     dataset = load_dataset(a.dataset)
-    scores, protocol = scored_with(a.model, dataset, a.protocol, a.device)
+    scores, protocol = scored_with(a.model, dataset, a.protocol, a.device, pooling=a.pooling)
     report = {"model": a.model, "protocol": protocol, **evaluate_dataset(scores, dataset)}
     print(f"### {a.model} on {dataset.name} ({len(dataset.samples)} images, target {dataset.score_name})\n")
     print(metrics_table(report))
@@ -253,7 +259,7 @@ def _cmd_crossval(a: argparse.Namespace) -> int:
 
     result = cross_validate(a.dataset, a.init, a.splits, baseline=not a.no_baseline, jobs=a.jobs,
                             epochs=a.epochs, lr=a.lr, train_fraction=a.train_fraction, protocol=a.protocol,
-                            arch=a.arch, arch_kwargs=a.arch_kwargs, crop_size=a.crop, device=a.device)
+                            pooling=a.pooling, arch=a.arch, arch_kwargs=a.arch_kwargs, crop_size=a.crop, device=a.device)
     for metric, title in (("srocc", "SROCC"), ("plcc_logistic", "PLCC after the 5-parameter logistic")):
         print(f"### {title}, median of {a.splits} reference-disjoint splits ({a.dataset})\n")
         print(summary_table(result["summary"], metric) + "\n")
@@ -311,7 +317,7 @@ def _cmd_evaluate_ranking(a: argparse.Namespace) -> int:
 def _cmd_calibrate(a: argparse.Namespace) -> int:
     from rankiqa.train.calibrate import calibrate_checkpoint, record_calibration
 
-    cal = calibrate_checkpoint(a.model, a.dataset, protocol=a.protocol)
+    cal = calibrate_checkpoint(a.model, a.dataset, protocol=a.protocol, pooling=a.pooling)
     if a.write:
         record_calibration(a.model, cal, a.manifest)
     print(json.dumps(cal, indent=2))

@@ -38,12 +38,13 @@ def _subset(data: Dataset, indices: Sequence[int]) -> Dataset:
 
 def run_split(dataset: str, seed: int, init: str | None, methods: Sequence[str], epochs: int = 15,
               lr: float = 1e-3, train_fraction: float = 0.8, protocol: str | None = None,
-              arch: str | None = None, arch_kwargs: dict[str, Any] | None = None, crop_size: int | None = None,
+              pooling: str | None = None, arch: str | None = None, arch_kwargs: dict[str, Any] | None = None, crop_size: int | None = None,
               threads: int | None = 1, device: str | None = None, data: Dataset | None = None
               ) -> dict[str, dict[str, Any]]:
     """Train and score every method on split ``seed``; returns ``{method: evaluate_dataset report}``.
 
-    The baseline takes the architecture of ``init`` unless ``arch`` is given.
+    The baseline takes the architecture of ``init`` unless ``arch`` is given. Every method is
+    scored with ``pooling``, by default the one ``init``'s manifest entry states.
     ``data`` is ``dataset`` already loaded (loaded here if omitted).
     """
     import torch
@@ -57,7 +58,10 @@ def run_split(dataset: str, seed: int, init: str | None, methods: Sequence[str],
         torch.set_num_threads(threads)
     data = data if data is not None else load_dataset(dataset)
     test = _subset(data, reference_split(data.samples, seed, train_fraction)[1])
-    card = read_card(resolve_checkpoint(init)[0]) if init else {}
+    path, record = resolve_checkpoint(init) if init else (None, None)
+    card = read_card(path) if path else {}
+    # One pooling for all methods: a fine-tuned file has no manifest entry to state it.
+    pooling = pooling or (record.pooling if record else "mean")
     common = dict(dataset=dataset, split="train", split_seed=seed, train_fraction=train_fraction, epochs=epochs,
                   lr=lr, seed=seed, progress=False, checkpoint_every=10**9, device=device)
     out: dict[str, dict[str, Any]] = {}
@@ -73,7 +77,8 @@ def run_split(dataset: str, seed: int, init: str | None, methods: Sequence[str],
                     out=f"{tmp}/baseline", arch=arch or card["arch"],
                     arch_kwargs=arch_kwargs if arch else card.get("arch_kwargs", {}),
                     crop_size=crop_size or card.get("crop_size"), **common), dataset=data))
-            out[method] = evaluate_dataset(score_dataset(model, test, protocol, device, progress=False), test)
+            scores = score_dataset(model, test, protocol, device, progress=False, pooling=pooling)
+            out[method] = evaluate_dataset(scores, test)
     return out
 
 

@@ -108,17 +108,20 @@ def metrics_table(report: dict[str, Any]) -> str:
 
 
 def score_dataset(model: str | Path, dataset: Dataset, protocol: str | None = None, device: str | None = None,
-                  progress: bool = True) -> list[float]:
+                  progress: bool = True, pooling: str | None = None) -> list[float]:
     """Scores (higher = better) of every sample with a checkpoint, NaN for unreadable files."""
-    return scored_with(model, dataset, protocol, device, progress)[0]
+    return scored_with(model, dataset, protocol, device, progress, pooling)[0]
 
 
 def scored_with(model: str | Path, dataset: Dataset, protocol: str | None = None, device: str | None = None,
-                progress: bool = True) -> tuple[list[float], str]:
-    """:func:`score_dataset`'s scores and the protocol they were scored with, e.g. ``"paper, 15 crops"``."""
+                progress: bool = True, pooling: str | None = None) -> tuple[list[float], str]:
+    """:func:`score_dataset`'s scores and the protocol they were scored with, e.g.
+    ``"paper, 15 crops, activity pooling"``; ``protocol`` and ``pooling`` default to the checkpoint's."""
     from rankiqa.api import load_model
 
-    scorer = load_model(model, device=device, protocol=protocol)
+    scorer = load_model(model, device=device, protocol=protocol, pooling=pooling)
     scores, _ = scorer.score_with_errors([x.path for x in dataset.samples], progress=progress)
     used = f"paper, {scorer.num_crops} crops" if scorer.protocol == "paper" else scorer.protocol
+    if scorer.protocol != "full" and scorer.pooling != "mean":
+        used += f", {scorer.pooling} pooling"
     return scores, used

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from rankiqa.api import _check_positive_int
-from rankiqa.protocols import PAPER_CROPS
+from rankiqa.protocols import PAPER_CROPS, check_pooling
 from rankiqa.weights.checkpoint import read_card, sha256_file
 from rankiqa.weights.manifest import MANIFEST_NAME, CheckpointRecord
 
@@ -46,18 +46,19 @@ def _data_text(refs: Sequence[str]) -> str:
 def publish(model: str | Path, checkpoint_id: str, *, embed: bool, make_default: bool = False,
             repo_id: str | None = None, revision: str | None = None, quality_files: Sequence[str] = (),
             command: str = "", license: str = "", description: str = "", num_crops: int = PAPER_CROPS,
-            manifest: str | Path | None = None) -> dict[str, Any]:
+            pooling: str = "mean", manifest: str | Path | None = None) -> dict[str, Any]:
     """Add or replace the manifest entry ``checkpoint_id`` for the checkpoint file ``model``.
 
     ``num_crops``: random crops of the ``paper`` protocol (fewer than the paper's 30 where
-    ``bench/protocols.py`` measured no loss).
+    ``bench/protocols.py`` measured no loss); ``pooling``: how crop scores pool (:mod:`rankiqa.protocols`).
     """
     model = Path(model)
     card = read_card(model)
     arch = card["arch"]
     if not re.fullmatch(rf"{re.escape(arch)}\.[a-z0-9_.-]+", checkpoint_id):
         raise ValueError(f"id must be '{arch}.<tag>' (lower case), got {checkpoint_id!r}")
-    _check_positive_int(num_crops, "num_crops")  # the same check the Scorer applies when it reads the entry
+    _check_positive_int(num_crops, "num_crops")  # the same checks the Scorer applies when it reads the entry
+    check_pooling(pooling)
     if make_default and not embed:
         raise ValueError("the default checkpoint must be embedded (scoring must work offline)")
     if not embed and not (repo_id and revision and re.fullmatch(r"[0-9a-f]{40}", revision)):
@@ -83,7 +84,7 @@ def publish(model: str | Path, checkpoint_id: str, *, embed: bool, make_default:
         id=checkpoint_id, arch=arch, arch_kwargs=card.get("arch_kwargs", {}), filename=filename,
         sha256=sha256_file(model), size=model.stat().st_size, embedded=embed, repo_id=repo_id, revision=revision,
         protocol=card.get("protocol", "paper"), crop_size=int(card.get("crop_size", 224)), num_crops=num_crops,
-        higher_is_better=bool(card.get("higher_is_better", True)), score_range=card.get("score_range"),
+        pooling=pooling, higher_is_better=bool(card.get("higher_is_better", True)), score_range=card.get("score_range"),
         description=description or card.get("score_meaning", ""), license=license, training=training,
         quality=quality,
     ).to_dict()

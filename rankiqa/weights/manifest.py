@@ -18,6 +18,7 @@ from importlib import resources
 from typing import Any
 
 from rankiqa._names import unknown_name_message
+from rankiqa.defaults import POOLINGS
 from rankiqa.errors import WeightsError
 
 __all__ = ["CheckpointRecord", "load_manifest", "get_record", "default_id", "list_models", "MANIFEST_NAME"]
@@ -43,6 +44,8 @@ class CheckpointRecord:
     # Random crops of the ``paper`` protocol: the paper's 30, or fewer where bench/protocols.py
     # measured no loss (the calibration is fitted with the same number).
     num_crops: int = 30
+    # How crop scores pool into one score (rankiqa.protocols): "mean" (the paper) or "activity".
+    pooling: str = "mean"
     higher_is_better: bool = True
     score_range: list[float] | None = None
     # Monotone map of the raw output onto 0-100 (rankiqa.calibration), fitted by
@@ -66,6 +69,8 @@ class CheckpointRecord:
             raise WeightsError(f"manifest entry {d.get('id')!r} is incomplete: {exc}") from None
         if "." not in rec.id or rec.id.split(".", 1)[0] != rec.arch:
             raise WeightsError(f"manifest id {rec.id!r} must be '<arch>.<tag>' with arch {rec.arch!r}")
+        if rec.pooling not in POOLINGS:
+            raise WeightsError(f"manifest entry {rec.id!r}: " + unknown_name_message("pooling", rec.pooling, POOLINGS))
         if not rec.embedded and not (rec.repo_id and rec.revision):
             raise WeightsError(f"manifest entry {rec.id!r} is neither embedded nor on a hub with a pinned revision")
         return rec
