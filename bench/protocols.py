@@ -5,7 +5,9 @@ covering grid, the whole image; crop scores averaged or weighted by each crop's
 activity, ``pooling`` of :mod:`rankiqa.protocols`): SROCC on the LIVE replica (per type and all)
 and within-photo pair accuracy over the distortion levels of held-out photos
 (every family of ``--set``, levels 0-5, whole distorted photos scored as a user
-would), with the pixels the network processes per image relative to the
+would), the cross-type SROCC on those photos (each photo's versions over all
+families and levels against the full-reference teachers, as
+:mod:`rankiqa.train.crosstype` does on crops), with the pixels the network processes per image relative to the
 image (the cost). The cheapest variant within 0.005 SROCC of ``paper`` is the
 candidate default.
 
@@ -32,7 +34,9 @@ from rankiqa.io import load_image  # noqa: E402
 from rankiqa.protocols import PAPER_SEED, make_crops  # noqa: E402
 from rankiqa.train.datasets import load_dataset  # noqa: E402
 from rankiqa.train.distortions import LEVELS, apply_distortion, level_rng, resolve_set  # noqa: E402
+from rankiqa.train.metrics import srocc  # noqa: E402
 from rankiqa.train.ranking_data import read_rgb  # noqa: E402
+from rankiqa.train.teacher import UNITS, teacher_scores  # noqa: E402
 from rankiqa.train.trainer import split_refs  # noqa: E402
 
 VARIANTS = [("paper", 30, "mean"), ("paper", 15, "mean"), ("paper", 8, "mean"), ("paper", 4, "mean"),
@@ -83,6 +87,7 @@ def main() -> None:
     ap.add_argument("--set", default="broad")
     ap.add_argument("--photos", type=int, default=6)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--teachers", default="ms_gmsd,haarpsi", help="for the cross-type column ('': none)")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -106,12 +111,23 @@ def main() -> None:
     families = resolve_set(args.set)
     correct = {k: dict.fromkeys(families, 0) for k in fns}
     fam_pairs = dict.fromkeys(families, 0)
-    for _, fam, versions in held_out_images(args.refs, args.photos, families):
+    teachers = [t for t in args.teachers.split(",") if t]
+    units = torch.tensor([UNITS[t] for t in teachers])
+    # per photo: the scores of its versions over all families (clean once) and the teachers' mean
+    photo_scores: dict[int, dict[str, list[float]]] = {}
+    photo_teacher: dict[int, list[float]] = {}
+    for p_i, fam, versions in held_out_images(args.refs, args.photos, families):
         levels = range(len(versions))
+        first = p_i not in photo_teacher
+        keep = slice(0, None) if first else slice(1, None)
         for k, fn in fns.items():
             s = [fn(v)[0] for v in versions]
             correct[k][fam] += sum(s[a] > s[b] for a, b in combinations(levels, 2))  # a less distorted than b
+            photo_scores.setdefault(p_i, {}).setdefault(k, []).extend(s[keep])
         fam_pairs[fam] += len(list(combinations(levels, 2)))
+        if teachers:
+            t = teacher_scores(torch.stack(versions), versions[0], teachers) / units
+            photo_teacher.setdefault(p_i, []).extend(t.mean(dim=1)[keep].tolist())
     pairs = sum(fam_pairs.values())
     print(f"held-out pairs done ({pairs} pairs)", file=sys.stderr)
 
@@ -122,6 +138,8 @@ def main() -> None:
         rows[k] = {"srocc_all": float(spearmanr(s, target)[0]), "srocc_type": per_type,
                    "pair_accuracy": sum(correct[k].values()) / pairs,
                    "pair_accuracy_family": {f: correct[k][f] / fam_pairs[f] for f in families},
+                   "cross_type": (float(np.mean([srocc(np.array(photo_scores[p][k]), np.array(photo_teacher[p]))
+                                                 for p in photo_teacher])) if teachers else float("nan")),
                    "cost": float(np.mean(cost[k]))}
     ref = rows[variant_name("paper", 30)]["srocc_all"]
     ok = [k for k in rows if rows[k]["srocc_all"] >= ref - 0.005]
@@ -130,18 +148,18 @@ def main() -> None:
     print(f"Protocols of {scorer.name}: LIVE replica ({len(dataset.samples)} images) and {pairs} within-photo pairs "
           f"({args.photos} held-out photos x the {args.set} set x levels 0-5)\n")
     print("| protocol | pixels scored / image pixels | LIVE SROCC all | " + " | ".join(types_sorted)
-          + " | held-out pair accuracy |")
-    print("|---|---|---|" + "---|" * len(types_sorted) + "---|")
+          + " | held-out pair accuracy | cross-type SROCC vs teachers |")
+    print("|---|---|---|" + "---|" * len(types_sorted) + "---|---|")
     for k, r in rows.items():
         print(f"| {k}{' **(cheapest within 0.005)**' if k == best else ''} | {r['cost']:.2f} | {r['srocc_all']:.4f} | "
-              + " | ".join(f"{r['srocc_type'][t]:.4f}" for t in types_sorted) + f" | {r['pair_accuracy']:.4f} |")
+              + " | ".join(f"{r['srocc_type'][t]:.4f}" for t in types_sorted) + f" | {r['pair_accuracy']:.4f} | {r['cross_type']:.4f} |")
     base, act = variant_name("paper", scorer.num_crops), variant_name("paper", scorer.num_crops, "activity")
     if base in rows and act in rows:
         diff = sorted(families, key=lambda f: rows[act]["pair_accuracy_family"][f] - rows[base]["pair_accuracy_family"][f])
         print(f"\nHeld-out pair accuracy per family, {base} against {act} (largest changes; "
               f"{args.photos} photos, {fam_pairs[families[0]]} pairs a family):\n")
         print(f"| family | {base} | {act} |\n|---|---|---|")
-        for f in diff[:6] + diff[-4:]:
+        for f in list(dict.fromkeys(diff[:6] + diff[-4:])):
             print(f"| {f} | {rows[base]['pair_accuracy_family'][f]:.3f} | {rows[act]['pair_accuracy_family'][f]:.3f} |")
     if args.json:
         args.json.write_text(json.dumps({"model": scorer.name, "rows": rows, "cheapest": best}, indent=2))
