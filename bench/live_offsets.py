@@ -8,6 +8,7 @@ negative offset means the photo's versions are rated worse than people rate
 them (e.g. smooth scenes whose flat crops look blurred), a positive one better.
 
     python bench/live_offsets.py --models vgg16_slim.rank-broad-restart runs/X/model.safetensors
+    python bench/live_offsets.py --models default --pooling mean activity   # each model under each pooling
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ def main() -> None:
     p.add_argument("--types", default="jp2k,gblur", help="distortion types to show, comma-separated")
     p.add_argument("--show", type=int, default=4, help="photos shown at each end")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--pooling", nargs="*", default=[None], help="poolings to compare (default: each checkpoint's)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     data = load_dataset(args.dataset)
@@ -59,15 +61,16 @@ def main() -> None:
           f"negative = rated worse than people rate it)\n")
     print("| model | type | SROCC | most under-rated photos | most over-rated photos |")
     print("|---|---|---|---|---|")
-    for name in args.models:
-        scorer = load_model(name, device="cpu", precision="float32")
+    for name, pooling in [(m, q) for m in args.models for q in args.pooling]:
+        scorer = load_model(name, device="cpu", precision="float32", pooling=pooling)
+        label = f"`{scorer.name}`" + (f", {scorer.pooling} pooling" if pooling else "")
         scores = np.array(scorer.score([s.path for s in data.samples]), dtype=float)
         for t in args.types.split(","):
             m = types == t
             if not m.any():
                 raise SystemExit(f"no images of type {t!r} in {data.name} (types: {', '.join(sorted(set(types)))})")
             off = sorted(offsets(scores[m], quality[m], refs[m]).items(), key=lambda kv: kv[1])
-            print(f"| `{scorer.name}` | {t} | {spearmanr(scores[m], quality[m])[0]:.3f} | "
+            print(f"| {label} | {t} | {spearmanr(scores[m], quality[m])[0]:.3f} | "
                   f"{_names(off[:args.show])} | {_names(off[::-1][:args.show])} |")
 
 
