@@ -77,23 +77,24 @@ def make_folder(d: Path, n: int, refs: Path, size: tuple[int, int] = (768, 512))
     return out
 
 
-def old_pipeline(model, files: list[str], protocol: str, crop: int, num_crops: int, batch: int = 32) -> list[float]:
-    """The pipeline before issue 15, kept here as the baseline."""
+def old_pipeline(model, files: list[str], protocol: str, crop: int, num_crops: int, pooling: str = "mean",
+                 batch: int = 32) -> list[float]:
+    """The pipeline before issue 15, kept here as the baseline (with the checkpoint's crop pooling)."""
     sums, pending = [0.0] * len(files), []
 
     def flush():
         with torch.inference_mode():
-            out = model(torch.stack([c for _, c in pending])).tolist()
-        for (i, _), s in zip(pending, out):
-            sums[i] += s
+            out = model(torch.stack([c for _, c, _ in pending])).tolist()
+        for (i, _, w), s in zip(pending, out):
+            sums[i] += w * s
         pending.clear()
 
-    counts = [0] * len(files)
+    counts = [0.0] * len(files)
     for i, f in enumerate(files):
-        views = make_crops(load_image(f), protocol, crop, num_crops, PAPER_SEED)
-        for c in views.tensors:
-            pending.append((i, c))
-            counts[i] += 1
+        views = make_crops(load_image(f), protocol, crop, num_crops, PAPER_SEED, pooling)
+        for c, w in zip(views.tensors, views.weights):
+            pending.append((i, c, w))
+            counts[i] += w
             if protocol == "full" or len(pending) >= batch:
                 flush()
     if pending:
@@ -110,7 +111,8 @@ def dataloader_pipeline(scorer, files: list[str], protocol: str) -> list[float]:
             return len(files)
 
         def __getitem__(self, i):
-            return i, make_crops(load_image(files[i]), protocol, scorer.crop_size, scorer.num_crops, PAPER_SEED)
+            return i, make_crops(load_image(files[i]), protocol, scorer.crop_size, scorer.num_crops, PAPER_SEED,
+                                 scorer.pooling)
 
     loader = torch.utils.data.DataLoader(Files(), batch_size=None, num_workers=1, prefetch_factor=2)
     acc = ScoreAccumulator(scorer._forward, scorer.batch_size, scorer.crop_size)
@@ -248,6 +250,7 @@ def main() -> None:
         files = make_folder(Path(tmp), args.images, args.refs)
         auto = resolve_precision("auto", torch.device("cpu"))
         print(f"# Scoring {len(files)} 768x512 JPEGs: {scorer.name}, default protocol {scorer.protocol}, "
+              f"{scorer.pooling} pooling, "
               f"{args.threads} threads; default precision {DEFAULT_PRECISION} (auto = {auto} on this CPU)"
               + ("" if with_bf16 else "; bfloat16 rows left out: no native bfloat16 on this CPU (--bf16 times it)")
               + "\n")
@@ -267,12 +270,14 @@ def main() -> None:
         whole = "new, float32, first block on the whole batch"
         whole_scorers = {n: unchunked(s) for n, s in scorers.items()}
         gap16 = "bfloat16 vs float32: mean / max abs difference, 0-100 scale"
+        plain = f"{new32}, mean pooling (the paper's)" if scorer.pooling != "mean" else None
         rows: dict[str, list[str]] = {"old (sequential, BN unfolded)": [], whole: [], new32: [],
+                                      **({plain: []} if plain else {}),
                                       **({new16: [], gap16: []} if with_bf16 else {}),
                                       "new, DataLoader worker process": []}
         for _, p, n in variants:
             t = time.perf_counter()
-            old = old_pipeline(unfolded, files, p, scorer.crop_size, n)
+            old = old_pipeline(unfolded, files, p, scorer.crop_size, n, scorer.pooling)
             rows["old (sequential, BN unfolded)"].append(f"{len(files) / (time.perf_counter() - t):.1f}")
             t = time.perf_counter()
             flat, _ = whole_scorers[n].score_with_errors(files, p)
@@ -280,6 +285,11 @@ def main() -> None:
             t = time.perf_counter()
             new, errors = scorers[n].score_with_errors(files, p)
             rows[new32].append(f"{len(files) / (time.perf_counter() - t):.1f}")
+            if plain:
+                by_mean = load_model(args.model, device="cpu", num_crops=n, precision="float32", pooling="mean")
+                t = time.perf_counter()
+                by_mean.score_with_errors(files, p)
+                rows[plain].append(f"{len(files) / (time.perf_counter() - t):.1f}")
             if with_bf16:
                 t = time.perf_counter()
                 low, _ = bf16[n].score_with_errors(files, p)
