@@ -78,3 +78,21 @@ def test_cli_writes_tables_and_json(rated, tiny_ckpt, tmp_path, capsys):
     assert "| rank+FT |" in printed.out and "split 1/1" in printed.err
     report = json.loads(out.read_text())
     assert report["settings"]["splits"] == 1 and len(report["splits"]) == 1
+
+
+def test_every_method_scored_with_one_pooling(rated, tiny_ckpt, monkeypatch):
+    import rankiqa.train.evaluation as evaluation
+
+    seen = []
+    real = evaluation.score_dataset
+
+    def spy(model, dataset, protocol=None, device=None, progress=True, pooling=None):
+        seen.append(pooling)
+        return real(model, dataset, protocol, device, progress, pooling)
+
+    monkeypatch.setattr(evaluation, "score_dataset", spy)
+    cross_validate(f"csv:{rated}", str(tiny_ckpt), splits=1, baseline=False, **SMALL)
+    assert seen == ["mean", "mean"]  # a checkpoint file states none: the paper's, for rank-only and rank+FT alike
+    seen.clear()
+    cross_validate(f"csv:{rated}", str(tiny_ckpt), splits=1, pooling="activity", **SMALL)
+    assert seen == ["activity"] * 3

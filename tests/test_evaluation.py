@@ -132,7 +132,9 @@ def test_evaluate_cli_records_the_protocol(tiny_ckpt, tmp_path, capsys):
         Image.fromarray(rng.integers(0, 256, (64, 80, 3), dtype=np.uint8)).save(tmp_path / f"{i}.png")
         rows.append(f"{i}.png,{i}")
     (tmp_path / "rated.csv").write_text("\n".join(rows) + "\n")
-    for extra, expected in (([], "paper, 30 crops"), (["--protocol", "full"], "full")):
+    for extra, expected in (([], "paper, 30 crops"), (["--protocol", "full"], "full"),
+                            (["--pooling", "activity"], "paper, 30 crops, activity pooling"),
+                            (["--protocol", "full", "--pooling", "activity"], "full")):  # full: area weights
         out = tmp_path / "report.json"
         assert main(["evaluate", "--model", str(tiny_ckpt), "--dataset", f"csv:{tmp_path / 'rated.csv'}",
                      "--json", str(out), *extra]) == 0
