@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from protocols import held_out_images  # noqa: E402
+from protocols import add_data_args, held_out_images  # noqa: E402
 from rankiqa.api import load_model  # noqa: E402
 from rankiqa.io import load_image  # noqa: E402
 from rankiqa.protocols import ACTIVITY_FLOOR, PAPER_SEED, activity_weights, make_crops  # noqa: E402
@@ -106,14 +106,7 @@ def evaluate(name: str, live: list[dict], held: list[dict]) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default="default")
-    ap.add_argument("--replica", type=Path, default=ROOT / "runs" / "live_replica")
-    ap.add_argument("--refs", nargs="+", default=[str(ROOT.parent / "shared/data/refs"),
-                                                   str(ROOT.parent / "shared/data/refs_extra")])
-    ap.add_argument("--set", default="broad")
-    ap.add_argument("--photos", type=int, default=8)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--json", type=Path, default=None)
+    add_data_args(ap, photos=8, threads=1)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     scorer = load_model(args.model, device="cpu", precision="float32")

@@ -78,17 +78,22 @@ def held_out_images(refs: list[str], n_photos: int, families: tuple[str, ...], s
             yield p_i, fam, [torch.from_numpy(np.ascontiguousarray(v)).permute(2, 0, 1).float() / 255 for v in versions]
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_data_args(ap: argparse.ArgumentParser, photos: int, threads: int) -> None:
+    """The model, LIVE replica and held-out photo options this bench shares with bench/pooling.py."""
     ap.add_argument("--model", default="default")
     ap.add_argument("--replica", type=Path, default=ROOT / "runs" / "live_replica")
     ap.add_argument("--refs", nargs="+", default=[str(ROOT.parent / "shared/data/refs"),
                                                    str(ROOT.parent / "shared/data/refs_extra")])
     ap.add_argument("--set", default="broad")
-    ap.add_argument("--photos", type=int, default=6)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--teachers", default="ms_gmsd,haarpsi", help="for the cross-type column ('': none)")
+    ap.add_argument("--photos", type=int, default=photos)
+    ap.add_argument("--threads", type=int, default=threads)
     ap.add_argument("--json", type=Path, default=None)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_data_args(ap, photos=6, threads=2)
+    ap.add_argument("--teachers", default="ms_gmsd,haarpsi", help="for the cross-type column ('': none)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     scorer = load_model(args.model, device="cpu")
