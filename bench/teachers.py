@@ -39,7 +39,9 @@ from rankiqa.train.trainer import split_refs  # noqa: E402
 # SROCC over all of LIVE as published (Zhang et al. TIP 2014 for GMSD and the
 # FSIM/VIF/MS-SSIM baselines; Reisenhofer et al. 2018 for HaarPSI; MS-GMSD:
 # Zhang et al. 2017); PSNR is the classic 0.876.
-PUBLISHED_LIVE = {"gmsd": 0.960, "ms_gmsd": 0.968, "haarpsi": 0.968, "fsim": 0.963, "vif": 0.964, "psnr": 0.876}
+# MDSI: Nafchi et al. 2016; VSI: Zhang et al. 2014.
+PUBLISHED_LIVE = {"gmsd": 0.960, "ms_gmsd": 0.968, "haarpsi": 0.968, "fsim": 0.963, "vif": 0.964, "psnr": 0.876,
+                  "mdsi": 0.966, "vsi": 0.952}
 
 
 def _tensor(path: Path) -> torch.Tensor:
@@ -74,7 +76,7 @@ def replica_table(replica: Path, live_refs: Path, names: list[str]) -> None:
         v = -np.array(values[n])  # higher = better -> correlate with DMOS (lower = better)
         per = [stats.spearmanr(v[types_a == k], dmos_a[types_a == k])[0] for k in kinds]
         allr = stats.spearmanr(v, dmos_a)[0]
-        print(f"| {n} | " + " | ".join(f"{r:.3f}" for r in per) + f" | **{allr:.3f}** | {PUBLISHED_LIVE[n]:.3f} | "
+        print(f"| {n} | " + " | ".join(f"{r:.3f}" for r in per) + f" | **{allr:.3f}** | {PUBLISHED_LIVE.get(n, float('nan')):.3f} | "
               f"{1000 * spent[n] / len(dmos):.0f} |", flush=True)
     print()
 
@@ -100,8 +102,10 @@ def spread_table(refs: list[str], family_set: str, names: list[str], groups: int
     agree = np.mean(np.all(sign == sign[:, :1], axis=1))
     print(f"\nAll {len(names)} teachers order two random items the same way in {agree:.1%} of pairs. "
           f"Synthesis + teachers: {1000 * per_group:.0f} ms per group.\n")
-    rho = stats.spearmanr(t).statistic
     if len(names) > 1:
+        rho = np.atleast_2d(stats.spearmanr(t).statistic)
+        if rho.size == 1:  # two teachers: scipy returns the one coefficient
+            rho = np.array([[1.0, rho.item()], [rho.item(), 1.0]])
         print("Spearman between teachers over these items: " + ", ".join(
             f"{names[i]}/{names[j]} {rho[i, j]:.3f}" for i in range(len(names)) for j in range(i + 1, len(names))))
 

@@ -47,6 +47,20 @@ def _ms_gmsd(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
     return -_piq().multi_scale_gmsd(x, ref, data_range=1.0, reduction="none")
 
 
+def _ms_gmsd_c(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+    # MS-GMSD with its chromatic term (Zhang et al. 2017): sees colour faults that luminance gradients miss.
+    return -_piq().multi_scale_gmsd(x, ref, data_range=1.0, chromatic=True, reduction="none")
+
+
+def _mdsi(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+    # Mean deviation similarity (Nafchi et al. 2016): gradient and chromaticity similarity; 0 = identical.
+    return -_piq().mdsi(x, ref, data_range=1.0, reduction="none")
+
+
+def _vsi(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+    return _piq().vsi(x, ref, data_range=1.0, reduction="none")
+
+
 def _gmsd(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
     return -_piq().gmsd(x, ref, data_range=1.0, reduction="none")
 
@@ -71,13 +85,16 @@ def _psnr(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
 
 TEACHERS: dict[str, Metric] = {
     "ms_gmsd": _ms_gmsd, "gmsd": _gmsd, "haarpsi": _haarpsi, "vif": _vif, "fsim": _fsim, "psnr": _psnr,
+    "ms_gmsd_c": _ms_gmsd_c, "mdsi": _mdsi, "vsi": _vsi,
 }
 
 #: One unit of each teacher for the pair gap: about the standard deviation of
 #: the metric over 96 ranked groups of the ``broad`` set (128 px crops;
 #: ``bench/teachers.py``; fsim not measured there, too slow), so that
 #: a gap of 1 means "one typical spread apart" for every teacher.
-UNITS: dict[str, float] = {"ms_gmsd": 0.072, "gmsd": 0.073, "haarpsi": 0.19, "vif": 0.28, "fsim": 0.1, "psnr": 6.9}
+UNITS: dict[str, float] = {"ms_gmsd": 0.072, "gmsd": 0.073, "haarpsi": 0.19, "vif": 0.28, "fsim": 0.1, "psnr": 6.9,
+                           # over refs + refs_extra, 160 groups (bench/results/teachers.md, session 10)
+                           "ms_gmsd_c": 0.078, "mdsi": 0.117, "vsi": 0.061}
 
 
 def resolve_teachers(names: str | Sequence[str]) -> tuple[str, ...]:
