@@ -3,8 +3,8 @@
 ``weights_manifest.json`` (shipped inside the package; the repository root
 links to it) lists every checkpoint with its id ``arch.tag``, where it comes
 from (hub ``repo_id``, pinned ``revision``, ``filename``, or ``embedded`` in
-the package), its ``sha256`` and size, how to use it (protocol, crop size,
-score direction and range) and where it comes from (training data, recipe,
+the package), its ``sha256`` and size, how to use it (protocol, crop size and
+count, crop pooling, score direction and range) and where it comes from (training data, recipe,
 licence, measured quality).
 """
 
