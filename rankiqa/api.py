@@ -94,6 +94,13 @@ class Scorer:
         self.batch_size = _check_positive_int(batch_size, "batch_size")
         self.pooling = check_pooling(pooling or card.get("pooling", "mean"))
 
+    def views_label(self, protocol: str | None = None) -> str:
+        """How this scorer cuts and pools an image, e.g. ``"paper, 15 crops, activity pooling"`` or ``"full"``
+        (``full`` views keep their area weights whatever the pooling)."""
+        proto = check_protocol(self.protocol if protocol is None else protocol)
+        label = f"paper, {self.num_crops} crops" if proto == "paper" else proto
+        return label if proto == "full" or self.pooling == "mean" else f"{label}, {self.pooling} pooling"
+
     def __repr__(self) -> str:
         crops = f", num_crops={self.num_crops}" if self.protocol == "paper" else ""
         pooling = f", pooling={self.pooling!r}" if self.protocol != "full" else ""

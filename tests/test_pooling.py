@@ -94,6 +94,16 @@ def test_checkpoint_file_pools_by_mean(tiny_ckpt):
     assert load_model(tiny_ckpt, device="cpu").pooling == "mean"  # no manifest entry: the paper's
 
 
+def test_views_label(tiny_ckpt):
+    act = load_model(tiny_ckpt, device="cpu", num_crops=7, pooling="activity")
+    assert act.views_label() == "paper, 7 crops, activity pooling"
+    assert act.views_label("grid") == "grid, activity pooling"
+    assert act.views_label("full") == "full"  # area weights whatever the pooling
+    assert load_model(tiny_ckpt, device="cpu").views_label() == "paper, 30 crops"
+    with pytest.raises(ValueError, match="unknown protocol"):
+        act.views_label("ful")
+
+
 def test_cli_pooling(tiny_ckpt, tmp_path, capsys):
     from PIL import Image
 

@@ -121,7 +121,4 @@ def scored_with(model: str | Path, dataset: Dataset, protocol: str | None = None
 
     scorer = load_model(model, device=device, protocol=protocol, pooling=pooling)
     scores, _ = scorer.score_with_errors([x.path for x in dataset.samples], progress=progress)
-    used = f"paper, {scorer.num_crops} crops" if scorer.protocol == "paper" else scorer.protocol
-    if scorer.protocol != "full" and scorer.pooling != "mean":
-        used += f", {scorer.pooling} pooling"
-    return scores, used
+    return scores, scorer.views_label()
