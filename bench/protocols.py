@@ -157,10 +157,12 @@ def main() -> None:
     print("|---|---|---|" + "---|" * len(types_sorted) + "---|---|")
     for k, r in rows.items():
         print(f"| {k}{' **(cheapest within 0.005)**' if k == best else ''} | {r['cost']:.2f} | {r['srocc_all']:.4f} | "
-              + " | ".join(f"{r['srocc_type'][t]:.4f}" for t in types_sorted) + f" | {r['pair_accuracy']:.4f} | {r['cross_type']:.4f} |")
+              + " | ".join(f"{r['srocc_type'][t]:.4f}" for t in types_sorted)
+              + f" | {r['pair_accuracy']:.4f} | {r['cross_type']:.4f} |")
     base, act = variant_name("paper", scorer.num_crops), variant_name("paper", scorer.num_crops, "activity")
     if base in rows and act in rows:
-        diff = sorted(families, key=lambda f: rows[act]["pair_accuracy_family"][f] - rows[base]["pair_accuracy_family"][f])
+        gain = {f: rows[act]["pair_accuracy_family"][f] - rows[base]["pair_accuracy_family"][f] for f in families}
+        diff = sorted(families, key=gain.get)
         print(f"\nHeld-out pair accuracy per family, {base} against {act} (largest changes; "
               f"{args.photos} photos, {fam_pairs[families[0]]} pairs a family):\n")
         print(f"| family | {base} | {act} |\n|---|---|---|")

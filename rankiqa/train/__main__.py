@@ -259,7 +259,8 @@ def _cmd_crossval(a: argparse.Namespace) -> int:
 
     result = cross_validate(a.dataset, a.init, a.splits, baseline=not a.no_baseline, jobs=a.jobs,
                             epochs=a.epochs, lr=a.lr, train_fraction=a.train_fraction, protocol=a.protocol,
-                            pooling=a.pooling, arch=a.arch, arch_kwargs=a.arch_kwargs, crop_size=a.crop, device=a.device)
+                            pooling=a.pooling, arch=a.arch, arch_kwargs=a.arch_kwargs, crop_size=a.crop,
+                            device=a.device)
     for metric, title in (("srocc", "SROCC"), ("plcc_logistic", "PLCC after the 5-parameter logistic")):
         print(f"### {title}, median of {a.splits} reference-disjoint splits ({a.dataset})\n")
         print(summary_table(result["summary"], metric) + "\n")

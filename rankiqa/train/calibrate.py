@@ -55,7 +55,8 @@ def calibrate_checkpoint(model: str | Path, dataset_spec: str, protocol: str | N
                          progress: bool = True, pooling: str | None = None) -> dict[str, Any]:
     """Score ``dataset_spec`` (``NAME:PATH``) with ``model`` and fit its calibration."""
     dataset = load_dataset(dataset_spec)
-    raw = np.array(score_dataset(model, dataset, protocol=protocol, progress=progress, pooling=pooling), dtype=np.float64)
+    raw = np.array(score_dataset(model, dataset, protocol=protocol, progress=progress, pooling=pooling),
+                   dtype=np.float64)
     cal = fit_calibration(raw, human_quality(dataset))
     target = "100 - DMOS, clipped to [0, 100]" if not dataset.higher_is_better else "MOS scaled to 0-100"
     cal.update(fitted_on=f"{dataset.name} ({dataset.score_name}: {target})",
