@@ -30,6 +30,7 @@ import json
 import sys
 from collections import defaultdict
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -43,6 +44,12 @@ sys.path.insert(0, str(ROOT / "bench"))
 from broad_eval import unseen_photos  # noqa: E402
 from rankiqa.api import load_model  # noqa: E402
 from rankiqa.train.distortions import apply_distortion  # noqa: E402
+from rankiqa.train.distortions.blur import _gblur  # noqa: E402
+from rankiqa.train.distortions.colour import (_color_diffusion, _color_shift, _desaturate_hsv,  # noqa: E402
+                                              _oversaturate_lab)
+from rankiqa.train.distortions.compression import _jp2k_ratio, _jpeg_q  # noqa: E402
+from rankiqa.train.distortions.noise import _impulse, _multiplicative, _white_noise, _ycc_noise  # noqa: E402
+from rankiqa.train.distortions.spatial import _blocks, _patches, _quantize_adaptive  # noqa: E402
 from rankiqa.train.teacher import resolve_teachers, teacher_scores  # noqa: E402
 
 #: Our family for each KADID-10k distortion type (its number in the file names).
@@ -55,6 +62,35 @@ KADID_TYPES: dict[str, int] = {
     "kadid_high_sharpen": 24,
 }
 LEVELS = range(1, 6)
+
+#: ``--levels kadid``: KADID-10k's own level parameters (as public ports of its generator list them),
+#: applied with our implementation wherever the parameter means the same thing in both. Lens and
+#: motion blur and colour quantisation already use KADID's values; denoising, brightening, darkening,
+#: jitter, pixelation and high sharpening parameterise differently and keep ours.
+KADID_LEVELS: dict[str, tuple[Callable[..., np.ndarray], tuple]] = {
+    "kadid_gblur": (_gblur, (0.1, 0.5, 1, 2, 5)),
+    "kadid_color_diffusion": (_color_diffusion, tuple(1.5 * a + 2 for a in (1, 3, 6, 8, 12))),  # sigma = 1.5 amount + 2
+    "kadid_color_shift": (_color_shift, (1, 3, 6, 8, 12)),
+    "kadid_saturation_down": (_desaturate_hsv, (0.4, 0.2, 0.1, 0.0, -0.4)),  # negative: hues inverted
+    "kadid_saturation_up": (_oversaturate_lab, (1, 2, 3, 6, 9)),  # level 1 is a no-op in KADID too
+    "kadid_jp2k": (_jp2k_ratio, (16, 32, 45, 120, 170)),
+    "kadid_jpeg": (_jpeg_q, (43, 36, 24, 7, 4)),
+    "kadid_white_noise": (_white_noise, (0.001, 0.002, 0.003, 0.005, 0.01)),
+    "kadid_color_noise": (_ycc_noise, (0.0001, 0.0005, 0.001, 0.002, 0.003)),
+    "kadid_impulse_noise": (_impulse, (0.001, 0.005, 0.01, 0.02, 0.03)),
+    "kadid_multiplicative_noise": (_multiplicative, (0.001, 0.005, 0.01, 0.02, 0.05)),
+    "kadid_patch": (_patches, (20, 40, 60, 80, 100)),
+    "kadid_quantization": (_quantize_adaptive, (20, 16, 13, 10, 7)),
+    "kadid_color_block": (_blocks, (2, 4, 6, 8, 10)),
+}
+
+
+def distort(family: str, image: np.ndarray, level: int, seed: int, levels: str) -> np.ndarray:
+    """One version: our family at our level, or (``levels="kadid"``) at KADID's parameter where it has one."""
+    if levels == "kadid" and family in KADID_LEVELS:
+        fn, params = KADID_LEVELS[family]
+        return fn(image, params[level - 1], np.random.default_rng(seed))
+    return apply_distortion(family, image, level, seed)
 
 
 def kadid_dmos(path: Path) -> dict[str, dict[tuple[int, int], float]]:
@@ -96,6 +132,8 @@ def main() -> None:
                     default=ROOT.parent / "shared/data/labels/meta_info_KADID10kDataset.csv")
     ap.add_argument("--refs", type=Path, default=ROOT.parent / "shared" / "data" / "refs")
     ap.add_argument("--extra", type=Path, default=ROOT.parent / "shared" / "data" / "refs_extra")
+    ap.add_argument("--levels", choices=("ours", "kadid"), default="ours",
+                    help="our families' level parameters, or KADID's where they mean the same (KADID_LEVELS)")
     ap.add_argument("--photos", type=int, default=25)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", type=Path, default=None)
@@ -111,7 +149,7 @@ def main() -> None:
     versions_of = {}
     for i, p in enumerate(photos):
         clean = np.array(Image.open(p).convert("RGB"))
-        versions_of[p] = (clean, [apply_distortion(fam, clean, lv, 100 * i + KADID_TYPES[fam]) for fam, lv in keys])
+        versions_of[p] = (clean, [distort(fam, clean, lv, 100 * i + KADID_TYPES[fam], args.levels) for fam, lv in keys])
     print(f"{len(photos)} photos x {len(keys)} versions ready", file=sys.stderr)
 
     for name in resolve_teachers(args.teachers):
@@ -130,8 +168,9 @@ def main() -> None:
         rows[f"`{scorer.name}` ({scorer.views_label()})"] = values
         print(f"{model} done", file=sys.stderr)
 
+    made = "our families at our levels" if args.levels == "ours" else "our families at KADID's levels where they match"
     print(f"## KADID-10k's human scale on {len(photos)} unseen photos: SROCC over 23 types x 5 levels "
-          f"(our families) against KADID's DMOS of that type and level, mean over its 81 photos\n")
+          f"({made}) against KADID's DMOS of that type and level, mean over its 81 photos\n")
     print("| scorer | mean | median | worst photo |\n|---|---|---|---|")
     for label, values in rows.items():
         print(f"| {label} | {summary(values)} |")
