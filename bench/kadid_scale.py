@@ -35,7 +35,7 @@ from typing import Callable
 import numpy as np
 import torch
 from PIL import Image
-from scipy.stats import spearmanr
+from scipy.stats import rankdata, spearmanr
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -152,21 +152,18 @@ def main() -> None:
         versions_of[p] = (clean, [distort(fam, clean, lv, 100 * i + KADID_TYPES[fam], args.levels) for fam, lv in keys])
     print(f"{len(photos)} photos x {len(keys)} versions ready", file=sys.stderr)
 
+    scores: dict[str, list[np.ndarray]] = {}  # scorer -> one array of 115 scores per photo, higher = better
     for name in resolve_teachers(args.teachers):
-        values = []
-        for clean, versions in versions_of.values():
-            ref = torch.from_numpy(clean).permute(2, 0, 1).float() / 255
-            s = torch.cat([teacher_scores(torch.stack([torch.from_numpy(v).permute(2, 0, 1).float() / 255
-                                                       for v in versions[j:j + 23]]), ref, [name])[:, 0]
-                           for j in range(0, len(versions), 23)])
-            values.append(float(spearmanr(s.numpy(), target)[0]))
-        rows[f"teacher `{name}` (full-reference, against the clean photo)"] = values
+        scores[f"teacher `{name}` (full-reference, against the clean photo)"] = [
+            _teacher(name, clean, versions) for clean, versions in versions_of.values()]
         print(f"{name} done", file=sys.stderr)
     for model in args.models:
         scorer = load_model(model, device="cpu", pooling=args.pooling)
-        values = [float(spearmanr(scorer.score(versions), target)[0]) for _, versions in versions_of.values()]
-        rows[f"`{scorer.name}` ({scorer.views_label()})"] = values
+        scores[f"`{scorer.name}` ({scorer.views_label()})"] = [
+            np.asarray(scorer.score(versions)) for _, versions in versions_of.values()]
         print(f"{model} done", file=sys.stderr)
+    for label, per_photo in scores.items():
+        rows[label] = [float(spearmanr(s, target)[0]) for s in per_photo]
 
     made = "our families at our levels" if args.levels == "ours" else "our families at KADID's levels where they match"
     print(f"## KADID-10k's human scale on {len(photos)} unseen photos: SROCC over 23 types x 5 levels "
@@ -174,8 +171,42 @@ def main() -> None:
     print("| scorer | mean | median | worst photo |\n|---|---|---|---|")
     for label, values in rows.items():
         print(f"| {label} | {summary(values)} |")
+    per_type = type_ranks(scores, target, keys)
+    print("\n## Where each type sits: mean rank of its 5 versions among a photo's 115 (0 = worst, 1 = best), "
+          "KADID's people first; a scorer far from them misplaces the type across types\n")
+    print("| type | people | " + " | ".join(_short(c) for c in per_type if c != "people") + " |\n"
+          + "|---" * (len(per_type) + 1) + "|")
+    for fam in KADID_TYPES:
+        print(f"| {fam.removeprefix('kadid_')} | " + " | ".join(f"{col[fam]:.2f}" for col in per_type.values()) + " |")
     if args.json:
-        args.json.write_text(json.dumps(rows, indent=2))
+        args.json.write_text(json.dumps({"srocc_per_photo": rows, "type_ranks": per_type}, indent=2))
+
+
+def _teacher(name: str, clean: np.ndarray, versions: list[np.ndarray]) -> np.ndarray:
+    ref = torch.from_numpy(clean).permute(2, 0, 1).float() / 255
+    batches = [torch.stack([torch.from_numpy(v).permute(2, 0, 1).float() / 255 for v in versions[j:j + 23]])
+               for j in range(0, len(versions), 23)]  # 23 at a time keeps memory down on large photos
+    return torch.cat([teacher_scores(b, ref, [name])[:, 0] for b in batches]).numpy()
+
+
+def type_ranks(scores: dict[str, list[np.ndarray]], target: list[float],
+               keys: list[tuple[str, int]]) -> dict[str, dict[str, float]]:
+    """Per scorer (and ``people``, the target), each family's mean rank percentile over its levels and the photos."""
+    def by_type(ranks: np.ndarray) -> dict[str, float]:
+        return {fam: float(np.mean([r for (f, _), r in zip(keys, ranks) if f == fam])) for fam in KADID_TYPES}
+
+    def pct(x: np.ndarray) -> np.ndarray:
+        return (rankdata(x) - 1) / (len(x) - 1)
+
+    out = {"people": by_type(pct(np.asarray(target)))}
+    for label, per_photo in scores.items():
+        cols = [by_type(pct(s)) for s in per_photo]
+        out[label] = {fam: float(np.mean([c[fam] for c in cols])) for fam in KADID_TYPES}
+    return out
+
+
+def _short(label: str) -> str:
+    return label.split(" (")[0]
 
 
 if __name__ == "__main__":
