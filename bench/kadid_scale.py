@@ -43,6 +43,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from broad_eval import unseen_photos  # noqa: E402
 from rankiqa.api import load_model  # noqa: E402
+from rankiqa.io import load_image  # noqa: E402
 from rankiqa.train.distortions import apply_distortion  # noqa: E402
 from rankiqa.train.distortions.blur import _gblur  # noqa: E402
 from rankiqa.train.distortions.colour import (_color_diffusion, _color_shift, _desaturate_hsv,  # noqa: E402
@@ -62,6 +63,8 @@ KADID_TYPES: dict[str, int] = {
     "kadid_high_sharpen": 24,
 }
 LEVELS = range(1, 6)
+#: KADID's (type number, level) keys of the 115 versions, in the order the bench makes them.
+TYPE_LEVELS = [(t, lv) for t in KADID_TYPES.values() for lv in LEVELS]
 
 #: ``--levels kadid``: KADID-10k's own level parameters (as public ports of its generator list them),
 #: applied with our implementation wherever the parameter means the same thing in both. Lens and
@@ -104,18 +107,15 @@ def kadid_dmos(path: Path) -> dict[str, dict[tuple[int, int], float]]:
 
 
 def mean_table(dmos: dict[str, dict[tuple[int, int], float]]) -> dict[tuple[int, int], float]:
-    keys = [(t, lv) for t in KADID_TYPES.values() for lv in LEVELS]
-    return {k: float(np.mean([d[k] for d in dmos.values()])) for k in keys}
+    return {k: float(np.mean([d[k] for d in dmos.values()])) for k in TYPE_LEVELS}
 
 
 def ceiling(dmos: dict[str, dict[tuple[int, int], float]]) -> list[float]:
     """SROCC of each KADID photo's own 115 scores against the mean of the other 80 photos."""
-    keys = [(t, lv) for t in KADID_TYPES.values() for lv in LEVELS]
     out = []
     for ref, own in dmos.items():
-        others = [d for r, d in dmos.items() if r != ref]
-        rest = [np.mean([d[k] for d in others]) for k in keys]
-        out.append(float(spearmanr([own[k] for k in keys], rest)[0]))
+        rest = mean_table({r: d for r, d in dmos.items() if r != ref})
+        out.append(float(spearmanr([own[k] for k in TYPE_LEVELS], [rest[k] for k in TYPE_LEVELS])[0]))
     return out
 
 
@@ -183,8 +183,8 @@ def main() -> None:
 
 
 def _teacher(name: str, clean: np.ndarray, versions: list[np.ndarray]) -> np.ndarray:
-    ref = torch.from_numpy(clean).permute(2, 0, 1).float() / 255
-    batches = [torch.stack([torch.from_numpy(v).permute(2, 0, 1).float() / 255 for v in versions[j:j + 23]])
+    ref = load_image(clean)
+    batches = [torch.stack([load_image(v) for v in versions[j:j + 23]])
                for j in range(0, len(versions), 23)]  # 23 at a time keeps memory down on large photos
     return torch.cat([teacher_scores(b, ref, [name])[:, 0] for b in batches]).numpy()
 
