@@ -102,7 +102,8 @@ TYPES: dict[str, tuple[Callable[[Image, float, np.random.Generator], Image], tup
     "saturation up (HSV)": (lambda im, f, r: _hsv(im, 1, f), (1.4, 1.9, 2.5, 3.3, 4.5)),
     "posterise (bits per channel)": (lambda im, b, r: (im >> int(8 - b)) << int(8 - b), (5, 4, 3, 2, 1)),
     "haze": (_haze, (0.85, 0.7, 0.55, 0.4, 0.28)),
-    "over-sharpen (unsharp mask)": (lambda im, a, r: cv2.addWeighted(im, 1 + a, cv2.GaussianBlur(im, (0, 0), 2.0), -a, 0),
+    "over-sharpen (unsharp mask)": (lambda im, a, r: cv2.addWeighted(im, 1 + a, cv2.GaussianBlur(im, (0, 0), 2.0),
+                                                                      -a, 0),
                                     (1.0, 2.0, 3.5, 5.5, 8.0)),
 }
 

@@ -76,7 +76,8 @@ def replica_table(replica: Path, live_refs: Path, names: list[str]) -> None:
         v = -np.array(values[n])  # higher = better -> correlate with DMOS (lower = better)
         per = [stats.spearmanr(v[types_a == k], dmos_a[types_a == k])[0] for k in kinds]
         allr = stats.spearmanr(v, dmos_a)[0]
-        print(f"| {n} | " + " | ".join(f"{r:.3f}" for r in per) + f" | **{allr:.3f}** | {PUBLISHED_LIVE.get(n, float('nan')):.3f} | "
+        published = PUBLISHED_LIVE.get(n, float("nan"))
+        print(f"| {n} | " + " | ".join(f"{r:.3f}" for r in per) + f" | **{allr:.3f}** | {published:.3f} | "
               f"{1000 * spent[n] / len(dmos):.0f} |", flush=True)
     print()
 

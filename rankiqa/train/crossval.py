@@ -39,7 +39,8 @@ def _subset(data: Dataset, indices: Sequence[int]) -> Dataset:
 def run_split(dataset: str, seed: int, init: str | None, methods: Sequence[str], epochs: int = 15,
               lr: float = 1e-3, train_fraction: float = 0.8, protocol: str | None = None,
               pooling: str | None = None, arch: str | None = None, arch_kwargs: dict[str, Any] | None = None,
-              crop_size: int | None = None, threads: int | None = 1, device: str | None = None, data: Dataset | None = None
+              crop_size: int | None = None, threads: int | None = 1, device: str | None = None,
+              data: Dataset | None = None
               ) -> dict[str, dict[str, Any]]:
     """Train and score every method on split ``seed``; returns ``{method: evaluate_dataset report}``.
 
