@@ -219,3 +219,19 @@ def test_camera_chain_every_stage_grows_with_level(photo):
     p = [psnr(photo, o) for o in outs]
     assert all(a > b for a, b in zip(p, p[1:])), p
     assert [rank_level("camera_chain", k) for k in range(6)] == list(range(6))
+
+
+def test_kadid_color_diffusion_gain_blurs_then_amplifies_chroma(photo):
+    from rankiqa.train.distortions._common import rgb_to_lab, to_float
+
+    def chroma(img: np.ndarray) -> float:
+        return float(np.hypot(*np.moveaxis(rgb_to_lab(to_float(img))[..., 1:], -1, 0)).mean())
+
+    # Level 1 (amount 1) is the blur alone: the same image as the blur-only family at sigma 3.5.
+    from rankiqa.train.distortions.colour import _color_diffusion
+    assert np.array_equal(apply_distortion("kadid_color_diffusion_gain", photo, 1, 0),
+                          _color_diffusion(photo, 3.5, np.random.default_rng(0)))
+    # Later levels multiply the (blurred) chroma; at the top the sRGB gamut caps it.
+    c = [chroma(apply_distortion("kadid_color_diffusion_gain", photo, lv, 0)) for lv in range(1, 6)]
+    assert c[0] < c[1] / 2 < c[2] / 2 and min(c[3:]) > 3 * c[0], c
+    assert chroma(apply_distortion("kadid_color_diffusion", photo, 5, 0)) < chroma(photo)

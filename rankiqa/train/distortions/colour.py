@@ -40,11 +40,24 @@ def _chromatic_aberration(image: np.ndarray, shifts: tuple[int, int], rng: np.ra
     return gaussian_blur(out, 0.5)
 
 
+def _diffuse_ab(image: np.ndarray, sigma: float, gain: float) -> np.ndarray:
+    lab = rgb_to_lab(to_float(image))
+    lab[..., 1:] = ndimage.gaussian_filter(lab[..., 1:], (sigma, sigma, 0), mode="reflect") * np.float32(gain)
+    return to_uint8(lab_to_rgb(lab))
+
+
 def _color_diffusion(image: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
     """The a and b channels of CIELAB blurred: colours bleed across edges."""
-    lab = rgb_to_lab(to_float(image))
-    lab[..., 1:] = ndimage.gaussian_filter(lab[..., 1:], (sigma, sigma, 0), mode="reflect")
-    return to_uint8(lab_to_rgb(lab))
+    return _diffuse_ab(image, sigma, 1.0)
+
+
+def _color_diffusion_gain(image: np.ndarray, amount: float, rng: np.random.Generator) -> np.ndarray:
+    """KADID's generator: a and b blurred with sigma ``1.5 amount + 2``, then multiplied by ``amount``.
+
+    The gain is what makes KADID's people call this type severe (its levels 2-5
+    triple to twelve-fold the chroma); :func:`_color_diffusion` is the blur alone.
+    """
+    return _diffuse_ab(image, 1.5 * amount + 2, amount)
 
 
 def _color_shift(image: np.ndarray, amount: int, rng: np.random.Generator) -> np.ndarray:
@@ -77,6 +90,7 @@ LEVELS: dict[str, tuple] = {
     "tid_color_quantization": (64, 32, 16, 8),  # #22 palette size, with dither
     "tid_chromatic_aberration": ((2, 1), (6, 3), (10, 5), (14, 7)),  # #23 (R, B) shift
     "kadid_color_diffusion": (1, 2, 4, 7, 12),  # #04 sigma of the a/b blur
+    "kadid_color_diffusion_gain": (1, 3, 6, 8, 12),  # #04 as KADID's generator: blur 1.5a+2, chroma x a
     "kadid_color_shift": (1, 2, 4, 7, 12),  # #05 green displacement, pixels
     "kadid_color_quantization": (64, 48, 32, 16, 8),  # #06 palette size, no dither
     "kadid_saturation_down": (0.7, 0.5, 0.3, 0.15, 0.0),  # #07 HSV saturation factor
@@ -91,7 +105,9 @@ FAMILIES = {
     "tid_chromatic_aberration": leveled(LEVELS, "tid_chromatic_aberration", _chromatic_aberration,
                                         "#23 chromatic aberration: R and B shifted apart, then a slight blur."),
     "kadid_color_diffusion": leveled(LEVELS, "kadid_color_diffusion", _color_diffusion,
-                                     "KADID #04 colour diffusion: CIELAB a/b blurred, sigma 1 .. 12."),
+                                     "KADID #04 colour diffusion in kind: CIELAB a/b blurred, sigma 1 .. 12."),
+    "kadid_color_diffusion_gain": leveled(LEVELS, "kadid_color_diffusion_gain", _color_diffusion_gain,
+                                          "KADID #04 at KADID's levels: a/b blurred (sigma 3.5 .. 20), chroma x1 .. x12."),
     "kadid_color_shift": leveled(LEVELS, "kadid_color_shift", _color_shift,
                                  "KADID #05 colour shift: green channel moved 1 .. 12 pixels, random direction."),
     "kadid_color_quantization": leveled(LEVELS, "kadid_color_quantization", _palette_plain,
