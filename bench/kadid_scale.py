@@ -46,11 +46,11 @@ from rankiqa.api import load_model  # noqa: E402
 from rankiqa.io import load_image  # noqa: E402
 from rankiqa.train.distortions import apply_distortion  # noqa: E402
 from rankiqa.train.distortions.blur import _gblur  # noqa: E402
-from rankiqa.train.distortions.colour import (_color_diffusion, _color_shift, _desaturate_hsv,  # noqa: E402
+from rankiqa.train.distortions.colour import (_color_diffusion_gain, _color_shift, _desaturate_hsv,  # noqa: E402
                                               _oversaturate_lab)
 from rankiqa.train.distortions.compression import _jp2k_ratio, _jpeg_q  # noqa: E402
 from rankiqa.train.distortions.noise import _impulse, _multiplicative, _white_noise, _ycc_noise  # noqa: E402
-from rankiqa.train.distortions.spatial import _blocks, _patches, _quantize_adaptive  # noqa: E402
+from rankiqa.train.distortions.spatial import _blocks, _patches, _pixelate, _quantize_adaptive  # noqa: E402
 from rankiqa.train.teacher import resolve_teachers, teacher_scores  # noqa: E402
 
 #: Our family for each KADID-10k distortion type (its number in the file names).
@@ -69,10 +69,12 @@ TYPE_LEVELS = [(t, lv) for t in KADID_TYPES.values() for lv in LEVELS]
 #: ``--levels kadid``: KADID-10k's own level parameters (as public ports of its generator list them),
 #: applied with our implementation wherever the parameter means the same thing in both. Lens and
 #: motion blur and colour quantisation already use KADID's values; denoising, brightening, darkening,
-#: jitter, pixelation and high sharpening parameterise differently and keep ours.
+#: jitter and high sharpening parameterise differently and keep ours. Colour diffusion
+#: uses the family ``kadid_color_diffusion_gain``: KADID's generator also multiplies the blurred
+#: chroma by the level's amount, which our ``kadid_color_diffusion`` (a blur alone) leaves out.
 KADID_LEVELS: dict[str, tuple[Callable[..., np.ndarray], tuple]] = {
     "kadid_gblur": (_gblur, (0.1, 0.5, 1, 2, 5)),
-    "kadid_color_diffusion": (_color_diffusion, tuple(1.5 * a + 2 for a in (1, 3, 6, 8, 12))),  # sigma = 1.5 amount + 2
+    "kadid_color_diffusion": (_color_diffusion_gain, (1, 3, 6, 8, 12)),  # blur 1.5a + 2 and chroma x a
     "kadid_color_shift": (_color_shift, (1, 3, 6, 8, 12)),
     "kadid_saturation_down": (_desaturate_hsv, (0.4, 0.2, 0.1, 0.0, -0.4)),  # negative: hues inverted
     "kadid_saturation_up": (_oversaturate_lab, (1, 2, 3, 6, 9)),  # level 1 is a no-op in KADID too
@@ -85,6 +87,8 @@ KADID_LEVELS: dict[str, tuple[Callable[..., np.ndarray], tuple]] = {
     "kadid_patch": (_patches, (20, 40, 60, 80, 100)),
     "kadid_quantization": (_quantize_adaptive, (20, 16, 13, 10, 7)),
     "kadid_color_block": (_blocks, (2, 4, 6, 8, 10)),
+    # KADID resizes by 0.95 - strength ** 0.6 (strength 0.01 .. 0.5): cells of 1.1 .. 3.5 pixels, where ours are 2 .. 9
+    "kadid_pixelate": (_pixelate, tuple(1 / (0.95 - s**0.6) for s in (0.01, 0.05, 0.1, 0.2, 0.5))),
 }
 
 
