@@ -55,6 +55,31 @@ def test_sampler_resume_and_replicas():
     assert {d for _, d in r0}.isdisjoint({d for _, d in r1})
 
 
+def test_sampler_groups_per_photo(refs_dir):
+    ds = RankedGroups(list_images(refs_dir), "live", crop_size=32, seed=2, family_weights={"gblur": 3})
+    n = len(ds.families)  # gblur listed three times: weights repeat names
+    s = GroupBatchSampler(len(ds), 6, seed=4, num_batches=5, per_photo=3, families=ds.families)
+    batches = list(s)
+    # The first group of each slot is the one a per_photo=1 sampler visits in that place.
+    plain = [b for k in range(10) for b in GroupBatchSampler(len(ds), 1, seed=4).batch(k)]
+    assert [b[0] for b in batches[0][::3]] == [item for item, _ in plain[:2]]
+    for batch in batches:
+        assert len(batch) == 6
+        for slot in (batch[:3], batch[3:]):
+            photos = {item // n for item, _ in slot}
+            names = [ds.families[item % n] for item, _ in slot]
+            assert len(photos) == 1 and len({d for _, d in slot}) == 1 and len(set(names)) == 3, slot
+    assert list(GroupBatchSampler(len(ds), 6, seed=4, start=3, num_batches=5, per_photo=3,
+                                  families=ds.families)) == batches[3:]
+    # Shared draw: the groups of one slot are versions of the same clean crop.
+    (a, d), (b, _) = batches[0][:2]
+    assert torch.equal(ds[(a, d)][0][0], ds[(b, d)][0][0])
+    with pytest.raises(ValueError, match="multiple of per_photo"):
+        GroupBatchSampler(len(ds), 4, per_photo=3, families=ds.families)
+    with pytest.raises(ValueError, match="at least 5 distinct"):
+        GroupBatchSampler(len(ds), 5, per_photo=5, families=ds.families)
+
+
 def test_collate_group_ids():
     g = [(torch.zeros(3, 3, 8, 8, dtype=torch.uint8), torch.tensor([0, 1, 2])),
          (torch.full((2, 3, 8, 8), 255, dtype=torch.uint8), torch.tensor([0, 1]))]

@@ -161,3 +161,13 @@ def test_family_weights_change_the_batches_and_are_recorded(refs_dir, tmp_path):
     assert read_card(weighted)["training"]["config"]["family_weights"] == {"jpeg": 3}
     with pytest.raises(ValueError, match="not among the training families"):
         _cfg(refs_dir, tmp_path / "c", families="gblur", family_weights={"jpeg": 2})
+
+
+def test_groups_per_photo_trains_and_is_recorded(refs_dir, tmp_path):
+    kw = dict(families="gblur,jpeg,wn", iters=3, groups_per_batch=4)
+    plain = pretrain(_cfg(refs_dir, tmp_path / "a", **kw))
+    paired = pretrain(_cfg(refs_dir, tmp_path / "b", groups_per_photo=2, **kw))
+    assert not _same(_weights(plain), _weights(paired))
+    assert read_card(paired)["training"]["config"]["groups_per_photo"] == 2
+    with pytest.raises(ValueError, match="multiple of groups_per_photo"):
+        _cfg(refs_dir, tmp_path / "c", groups_per_batch=3, groups_per_photo=2)

@@ -68,6 +68,8 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--arch-kwargs", type=_json_dict, default={}, help="JSON object, e.g. '{\"width\": 0.125}'")
     t.add_argument("--iters", type=_positive_int, default=50000)
     t.add_argument("--groups", type=_positive_int, default=8, help="groups (photo x family) per batch")
+    t.add_argument("--groups-per-photo", type=_positive_int, default=1,
+                   help="groups of a batch sharing one photo and crop under different families (1: the paper)")
     t.add_argument("--crop", type=_positive_int, default=224)
     t.add_argument("--lr", type=float, default=1e-4)
     t.add_argument("--lr-step", type=_positive_int, default=10000)
@@ -294,7 +296,7 @@ def _cmd_pretrain(a: argparse.Namespace) -> int:
     cfg = PretrainConfig(
         refs=a.refs, heldout=a.heldout, out=a.out, families=a.set, family_weights=a.family_weights,
         warmup_families=a.warmup_set, warmup_iters=a.warmup_iters, arch=a.arch, arch_kwargs=a.arch_kwargs,
-        iters=a.iters, groups_per_batch=a.groups, crop_size=a.crop, lr=a.lr, lr_step=a.lr_step,
+        iters=a.iters, groups_per_batch=a.groups, groups_per_photo=a.groups_per_photo, crop_size=a.crop, lr=a.lr, lr_step=a.lr_step,
         lr_gamma=a.lr_gamma, momentum=a.momentum, weight_decay=a.weight_decay, margin=a.margin, loss=a.loss,
         cross_gap=a.cross_gap, cross_weight=a.cross_weight, teacher=a.teacher, teacher_gap=a.teacher_gap,
         teacher_weight=a.teacher_weight, init=a.init, seed=a.seed, workers=a.workers,

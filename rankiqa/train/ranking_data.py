@@ -141,12 +141,23 @@ class GroupBatchSampler(Sampler[list[tuple[int, int]]]):
     Items are visited in per-epoch permutations; batch ``k`` is a pure function
     of ``(seed, k)``, so ``start`` resumes the stream exactly. With
     ``num_replicas > 1`` (DDP) each rank takes every ``num_replicas``-th group.
+
+    ``per_photo > 1`` (with ``families``, the dataset's family list) makes each
+    visited item bring ``per_photo - 1`` other families of the same photo, at
+    the same crop (one shared draw): the batch then holds versions of one
+    scene under different distortions, the pairs a cross-type teacher can
+    order without the photos' content getting in the way.
     """
 
     def __init__(self, num_items: int, groups_per_batch: int, seed: int = 0, start: int = 0,
-                 num_batches: int | None = None, rank: int = 0, num_replicas: int = 1):
+                 num_batches: int | None = None, rank: int = 0, num_replicas: int = 1,
+                 per_photo: int = 1, families: Sequence[str] = ()):
         if groups_per_batch < 1:
             raise ValueError("groups_per_batch must be >= 1")
+        if per_photo < 1 or groups_per_batch % per_photo:
+            raise ValueError(f"groups_per_batch ({groups_per_batch}) must be a multiple of per_photo ({per_photo})")
+        if per_photo > 1 and (len(set(families)) < per_photo or num_items % len(families)):
+            raise ValueError(f"per_photo={per_photo} needs the dataset's families, at least {per_photo} distinct")
         self.num_items = num_items
         self.groups = groups_per_batch
         self.seed = seed
@@ -154,6 +165,8 @@ class GroupBatchSampler(Sampler[list[tuple[int, int]]]):
         self.num_batches = num_batches
         self.rank = rank
         self.replicas = num_replicas
+        self.per_photo = per_photo
+        self.families = list(families)
 
     def __len__(self) -> int:
         if self.num_batches is None:
@@ -162,13 +175,27 @@ class GroupBatchSampler(Sampler[list[tuple[int, int]]]):
 
     def batch(self, k: int) -> list[tuple[int, int]]:
         """The ``k``-th batch of this rank."""
-        per_global = self.groups * self.replicas
-        first = k * per_global + self.rank * self.groups
+        slots = self.groups // self.per_photo
+        first = (k * self.replicas + self.rank) * slots
         out = []
-        for draw in range(first, first + self.groups):
+        for draw in range(first, first + slots):
             epoch, pos = divmod(draw, self.num_items)
             perm = np.random.default_rng([self.seed, 7919, epoch]).permutation(self.num_items)
-            out.append((int(perm[pos]), draw))
+            item = int(perm[pos])
+            out.append((item, draw))
+            if self.per_photo > 1:
+                out.extend((item - item % len(self.families) + f, draw) for f in self._other_families(item, draw))
+        return out
+
+    def _other_families(self, item: int, draw: int) -> list[int]:
+        """``per_photo - 1`` family indices (weighted like the dataset's list), none named like another."""
+        fams = self.families
+        rng = np.random.default_rng([self.seed, 104729, draw])
+        taken, out = {fams[item % len(fams)]}, []
+        for f in rng.permutation(len(fams)):
+            if fams[f] not in taken and len(out) < self.per_photo - 1:
+                taken.add(fams[f])
+                out.append(int(f))
         return out
 
     def __iter__(self) -> Iterator[list[tuple[int, int]]]:

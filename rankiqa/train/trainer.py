@@ -68,6 +68,9 @@ class PretrainConfig:
     arch_kwargs: dict[str, Any] = field(default_factory=dict)
     iters: int = 50000
     groups_per_batch: int = 8
+    # Groups of a batch that share one photo and crop under different families
+    # (1 = every group its own photo, as the paper); see GroupBatchSampler.
+    groups_per_photo: int = 1
     crop_size: int = 224
     lr: float = 1e-4
     lr_step: int = 10000
@@ -106,6 +109,9 @@ class PretrainConfig:
         for name in ("iters", "groups_per_batch", "lr_step", "checkpoint_every", "log_every", "eval_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.groups_per_photo < 1 or self.groups_per_batch % self.groups_per_photo:
+            raise ValueError(f"groups_per_batch ({self.groups_per_batch}) must be a multiple of groups_per_photo "
+                             f"({self.groups_per_photo})")
         if not 0 <= self.heldout_fraction < 1:
             raise ValueError("heldout_fraction must be in [0, 1)")
         if self.cross_gap < 0 or self.cross_weight < 0:
@@ -256,7 +262,8 @@ def _stage_loaders(cfg: PretrainConfig, train_refs: list[Path], start: int, rank
         dataset = RankedGroups(train_refs, families, cfg.crop_size, seed=cfg.seed, teachers=cfg.teacher,
                                family_weights=weights)
         sampler = GroupBatchSampler(len(dataset), cfg.groups_per_batch, cfg.seed, start=max(start, first),
-                                    num_batches=last, rank=rank, num_replicas=world)
+                                    num_batches=last, rank=rank, num_replicas=world,
+                                    per_photo=cfg.groups_per_photo, families=dataset.families)
         loaders.append(make_loader(dataset, sampler, cfg.workers))
     return itertools.chain.from_iterable(loaders)
 
