@@ -20,8 +20,8 @@ versions), ``kadid`` (the 25 KADID-10k types, 27 families x 5 levels: mean
 shift and contrast change in both directions), ``capture`` (camera shake,
 defocus, sensor noise, under- and over-exposure, resampling,
 over-sharpening), ``compound`` (the camera-like chain and MLIVE's two),
-``broad`` (live_wide + kadid + capture + the camera chain: the default
-checkpoint's set) and ``all``.
+``broad`` (live_wide + kadid + capture + the camera chain; the default
+checkpoint adds ``kadid_color_diffusion_gain``) and ``all``.
 
 Shared draws: for the families in :data:`SHARED_DRAW` (the newer ones), the
 random part (noise pattern, blur path, block positions, chain order) is meant
