@@ -107,7 +107,7 @@ FAMILIES = {
     "kadid_color_diffusion": leveled(LEVELS, "kadid_color_diffusion", _color_diffusion,
                                      "KADID #04 colour diffusion in kind: CIELAB a/b blurred, sigma 1 .. 12."),
     "kadid_color_diffusion_gain": leveled(LEVELS, "kadid_color_diffusion_gain", _color_diffusion_gain,
-                                          "KADID #04 at KADID's levels: a/b blurred (sigma 3.5 .. 20), chroma x1 .. x12."),
+                                          "KADID #04 as its generator: a/b blurred (sigma 3.5-20), chroma x1-12."),
     "kadid_color_shift": leveled(LEVELS, "kadid_color_shift", _color_shift,
                                  "KADID #05 colour shift: green channel moved 1 .. 12 pixels, random direction."),
     "kadid_color_quantization": leveled(LEVELS, "kadid_color_quantization", _palette_plain,
