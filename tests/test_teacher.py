@@ -62,6 +62,21 @@ def test_teacher_loss_orders_across_groups():
     assert scores.grad.tolist() == [-1.0, 1.0]
 
 
+def test_scaled_teacher_margin_grows_with_the_gap():
+    # items 0 > 1 by 3 units, 0 > 2 by 1 (the smaller of the two teachers' gaps), 1 vs 2 below the gap
+    teacher = torch.tensor([[6.0, 3.0], [0.0, 0.0], [4.0, 0.25]])
+    units = torch.tensor([2.0, 1.0])
+    scores = torch.tensor([2.0, 0.0, 0.0], requires_grad=True)  # right order, score gap 2 for both pairs
+    fixed = teacher_loss(scores, teacher, units, gap=0.5, margin=1.0)
+    scaled = teacher_loss(scores, teacher, units, gap=0.5, margin=1.0, scaled=True)
+    assert fixed.num_pairs == scaled.num_pairs == 2 and fixed.accuracy == scaled.accuracy == 1.0
+    assert float(fixed.loss.detach()) == 0.0  # the order is all a fixed margin of 1 asks for
+    # scaled: margins 3 and 1; only the 3-unit pair is short of its margin, by 1
+    assert float(scaled.loss.detach()) == pytest.approx(0.5) and scaled.violated == 0.5
+    scaled.loss.backward()
+    assert scores.grad.tolist() == [-0.5, 0.5, 0.0]
+
+
 def test_ranked_groups_carry_teacher_scores(refs_dir):
     ds = RankedGroups(list_images(refs_dir), "live", crop_size=48, seed=0, teachers="ms_gmsd,haarpsi")
     images, levels, t = ds[(0, 3)]

@@ -124,13 +124,13 @@ def test_init_from_checkpoint_and_cross_content_hinge(refs_dir, tmp_path, tiny_c
 def test_teacher_hinge_in_training(refs_dir, tmp_path):
     pytest.importorskip("piq")
     path = pretrain(_cfg(refs_dir, tmp_path / "t", iters=3, crop_size=48, families="live,kadid_motion_blur",
-                         teacher="ms_gmsd,haarpsi", teacher_gap=0.5, cross_gap=2))
+                         teacher="ms_gmsd,haarpsi", teacher_gap=0.5, teacher_scaled=True, cross_gap=2))
     rows = [r.split(",") for r in (tmp_path / "t" / "log.csv").read_text().splitlines()]
     col = rows[0].index("teacher_pairs")
     assert rows[0][col + 1] == "teacher_pair_accuracy"
     assert all(int(r[col]) > 0 for r in rows[1:])  # every batch had quality-discriminable pairs
     cfg = read_card(path)["training"]["config"]
-    assert (cfg["teacher"], cfg["teacher_gap"]) == ("ms_gmsd,haarpsi", 0.5)
+    assert (cfg["teacher"], cfg["teacher_gap"], cfg["teacher_scaled"]) == ("ms_gmsd,haarpsi", 0.5, True)
     with pytest.raises(ValueError, match="did you mean"):
         _cfg(refs_dir, tmp_path / "u", teacher="ms_gmsdd")
     with pytest.raises(ValueError, match="teacher_gap"):

@@ -50,7 +50,8 @@ def comparable_pairs(groups: torch.Tensor, levels: torch.Tensor) -> tuple[torch.
     return torch.nonzero(same & better_than, as_tuple=True)
 
 
-def _hinge(scores: torch.Tensor, better: torch.Tensor, worse: torch.Tensor, margin: float) -> RankingLoss:
+def _hinge(scores: torch.Tensor, better: torch.Tensor, worse: torch.Tensor, margin: float | torch.Tensor
+           ) -> RankingLoss:
     n = int(better.numel())
     if n == 0:
         return RankingLoss(scores.sum() * 0.0, 0, 0.0, 0.0)
@@ -174,12 +175,21 @@ def teacher_pairs(teacher: torch.Tensor, units: torch.Tensor, gap: float) -> tup
 
 
 def teacher_loss(scores: torch.Tensor, teacher: torch.Tensor, units: torch.Tensor, gap: float,
-                 margin: float = DEFAULT_MARGIN) -> RankingLoss:
-    """Hinge loss averaged over :func:`teacher_pairs`."""
+                 margin: float = DEFAULT_MARGIN, scaled: bool = False) -> RankingLoss:
+    """Hinge loss averaged over :func:`teacher_pairs`.
+
+    ``scaled``: each pair's margin is ``margin`` times the teachers' gap in
+    units (the smallest over teachers), so that the score gap grows with the
+    teacher's: a fixed margin only asks for the order, and leaves how far
+    apart two distortion types sit to the within-family hinges.
+    """
     if scores.dim() != 1 or teacher.shape[0] != scores.shape[0]:
         raise ValueError(f"scores [M] and teacher [M, T] must agree, got {tuple(scores.shape)}, "
                          f"{tuple(teacher.shape)}")
     better, worse = teacher_pairs(teacher, units, gap)
+    if scaled:
+        gaps = ((teacher[better] - teacher[worse]) / units).min(dim=1).values
+        return _hinge(scores, better, worse, margin * gaps.to(scores.dtype))
     return _hinge(scores, better, worse, margin)
 
 

@@ -90,6 +90,8 @@ class PretrainConfig:
     teacher: str = ""
     teacher_gap: float = 1.0
     teacher_weight: float = 1.0
+    # Teacher margin proportional to the teachers' gap (losses.teacher_loss(scaled=True)).
+    teacher_scaled: bool = False
     init: str | None = None  # checkpoint (file or manifest id) to start from instead of random weights
     seed: int = 0
     heldout: list[str] = field(default_factory=list)
@@ -173,7 +175,8 @@ def training_loss(cfg: PretrainConfig, it: int, scores, groups, levels, teacher=
         if teacher is None:
             raise ValueError(f"the run uses teachers {names} but the batch carries no teacher scores")
         units = torch.tensor([UNITS[n] for n in names], dtype=teacher.dtype, device=teacher.device)
-        parts["teacher"] = teacher_loss(scores, teacher, units, cfg.teacher_gap, cfg.margin)
+        parts["teacher"] = teacher_loss(scores, teacher, units, cfg.teacher_gap, cfg.margin,
+                                          cfg.teacher_scaled)
         total = total + cfg.teacher_weight * parts["teacher"].loss
     return within._replace(loss=total), parts
 

@@ -1,0 +1,112 @@
+"""Where a network fails its teacher: accuracy on the teacher's quality-discriminable pairs, per family.
+
+The teacher hinge (``--teacher``) orders any two items of a training batch that
+the full-reference teachers agree on. This bench builds batches as training
+does (``--groups`` ranked groups of random photos and families, 128-px crops)
+on the held-out photos of :mod:`bench.broad_eval`, and counts, per family, how
+often a model orders those pairs as the teacher does. A pair counts for both of
+its items' families (``clean`` for level 0), so a low row names a family whose
+place on the common scale the network has not learned: on KADID's human scale
+(:mod:`bench.kadid_scale`) those are the types it misplaces when the teacher
+places them right. Every model sees the same batches.
+
+    python bench/teacher_fit.py --models default runs/slim-broad14/model.safetensors
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from broad_eval import _Negated, _label, unseen_photos  # noqa: E402
+from rankiqa.train.losses import teacher_pairs  # noqa: E402
+from rankiqa.train.ranking_data import RankedGroups  # noqa: E402
+from rankiqa.train.teacher import UNITS, resolve_teachers  # noqa: E402
+from rankiqa.weights.checkpoint import network_from_checkpoint  # noqa: E402
+from rankiqa.weights.hub import resolve_checkpoint  # noqa: E402
+
+
+def make_batches(dataset: RankedGroups, num_batches: int, groups: int, seed: int
+                 ) -> list[tuple[torch.Tensor, list[str], torch.Tensor]]:
+    """``(uint8 images, family of each item, teacher scores)`` of each batch."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(num_batches):
+        images, families, teacher = [], [], []
+        for item in rng.integers(0, len(dataset), groups):
+            x, levels, t = dataset[(int(item), int(rng.integers(1 << 30)))]
+            family = dataset.families[int(item) % len(dataset.families)]
+            images.append(x)
+            teacher.append(t)
+            families += [family if lv else "clean" for lv in levels.tolist()]
+        out.append((torch.cat(images), families, torch.cat(teacher)))
+    return out
+
+
+@torch.inference_mode()
+def family_accuracy(model: torch.nn.Module, batches, units: torch.Tensor, gap: float) -> dict[str, tuple[float, int]]:
+    """Per family (and ``ALL``): share of the teacher's pairs the model orders the same way, and their number."""
+    total, right = Counter(), Counter()
+    for images, families, teacher in batches:
+        scores = model(images.float().div_(255.0)).float().flatten()
+        better, worse = teacher_pairs(teacher, units, gap)
+        for i, j, ok in zip(better.tolist(), worse.tolist(), (scores[better] > scores[worse]).tolist()):
+            for f in {families[i], families[j]}:
+                total[f] += 1
+                right[f] += ok
+            total["ALL"] += 1
+            right["ALL"] += ok
+    return {f: (right[f] / total[f], total[f]) for f in total}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--models", nargs="+", required=True, help="checkpoint files or manifest ids")
+    p.add_argument("--refs", type=Path, default=ROOT.parent / "shared" / "data" / "refs")
+    p.add_argument("--extra", type=Path, default=ROOT.parent / "shared" / "data" / "refs_extra")
+    p.add_argument("--set", default="broad,kadid_color_diffusion_gain")
+    p.add_argument("--teacher", default="haarpsi")
+    p.add_argument("--gap", type=float, default=1.0, help="the teacher gap in units, as --teacher-gap")
+    p.add_argument("--batches", type=int, default=150)
+    p.add_argument("--groups", type=int, default=6)
+    p.add_argument("--crop", type=int, default=128)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--json", type=Path, default=None)
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    names = resolve_teachers(args.teacher)
+    units = torch.tensor([UNITS[n] for n in names])
+    dataset = RankedGroups(unseen_photos(args.refs, args.extra), args.set, args.crop, seed=99, teachers=names)
+    batches = make_batches(dataset, args.batches, args.groups, seed=0)
+    print(f"{len(batches)} batches ready", file=sys.stderr, flush=True)
+    results = {}
+    for m in args.models:
+        model, card = network_from_checkpoint(resolve_checkpoint(m)[0])
+        if not card.get("higher_is_better", True):
+            model = _Negated(model)
+        results[_label(m)] = family_accuracy(model.eval(), batches, units, args.gap)
+        print(f"done {m}", file=sys.stderr, flush=True)
+    first = results[next(iter(results))]
+    rows = sorted(first, key=lambda f: (f != "ALL", first[f][0]))
+    print(f"## Accuracy on the teacher's pairs (`{args.teacher}`, gap {args.gap} units) in {args.batches} batches of "
+          f"{args.groups} groups on {len(dataset.refs)} held-out photos, per family (pairs counted for both items)\n")
+    print("| family | pairs | " + " | ".join(f"`{n}`" for n in results) + " |")
+    print("|---" * (len(results) + 2) + "|")
+    for f in rows:
+        print(f"| {f} | {first[f][1]} | " + " | ".join(f"{r[f][0]:.3f}" for r in results.values()) + " |")
+    if args.json:
+        args.json.write_text(json.dumps({n: {f: v[0] for f, v in r.items()} for n, r in results.items()}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
