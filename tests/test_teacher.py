@@ -47,6 +47,8 @@ def test_teacher_pairs_need_agreement_and_gap():
     assert sorted(zip(better.tolist(), worse.tolist())) == [(0, 1)]
     better, worse = teacher_pairs(t, units * 4, gap=0.1)  # units rescale the gap
     assert (0, 1) in set(zip(better.tolist(), worse.tolist()))
+    t_bad = torch.tensor([[3.0, 3.0], [1.0, 1.0], [float("inf"), 9.0], [float("nan"), 9.0]])
+    assert teacher_pairs(t_bad, units, gap=1.0)[0].tolist() == [0]  # non-finite items make no pair
     with pytest.raises(ValueError, match="gap"):
         teacher_pairs(t, units, gap=0)
     with pytest.raises(ValueError, match="units"):

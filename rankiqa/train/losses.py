@@ -164,13 +164,16 @@ def teacher_pairs(teacher: torch.Tensor, units: torch.Tensor, gap: float) -> tup
     A pair of *any* two items (other photos and families included) counts when
     every teacher prefers the same item by at least ``gap`` units (dipIQ's
     quality-discriminable pairs, Ma et al. 2017): where the teachers disagree
-    or differ little, the order is left to the network.
+    or differ little, the order is left to the network. An item with a
+    non-finite teacher score is in no pair.
     """
     if teacher.dim() != 2 or units.shape != teacher.shape[1:]:
         raise ValueError(f"teacher must be [M, T] and units [T], got {tuple(teacher.shape)}, {tuple(units.shape)}")
     if gap <= 0:
         raise ValueError(f"gap must be > 0, got {gap}")
     diff = (teacher[:, None, :] - teacher[None, :, :]) / units  # [i, j, t]: how much i beats j
+    # A teacher can fail on a degenerate crop (HaarPSI is a logit, infinite at a perfect match): no pairs then.
+    diff = diff.masked_fill(~torch.isfinite(diff), float("nan"))
     return torch.nonzero((diff >= gap).all(dim=2), as_tuple=True)
 
 
