@@ -7,6 +7,8 @@ model), our 23 KADID families at their five levels (115 versions, scored whole, 
 would), against KADID's human DMOS of that type and level averaged over its 81 photos.
 The table gives, per model, the SROCC over those 115 versions, mean and median over the
 photos; the full-reference teachers (against the clean photo) are measured the same way.
+Two more tables: where each type sits among a photo's 115 versions (people's place first),
+and what each type's misplacement costs (the SROCC gained if it sat where people put it).
 
 Two limits, printed with the table:
 
@@ -182,8 +184,15 @@ def main() -> None:
           + "|---" * (len(per_type) + 1) + "|")
     for fam in KADID_TYPES:
         print(f"| {fam.removeprefix('kadid_')} | " + " | ".join(f"{col[fam]:.2f}" for col in per_type.values()) + " |")
+    costs = {label: placement_costs(per_photo, target, keys) for label, per_photo in scores.items()}
+    print("\n## What each type's placement costs: the rise in mean SROCC if its 5 versions sat where people put "
+          "them (a line fitted to the other 110 scores against DMOS), the rest unchanged\n")
+    print("| type | " + " | ".join(_short(c) for c in costs) + " |\n" + "|---" * (len(costs) + 1) + "|")
+    for fam in KADID_TYPES:
+        print(f"| {fam.removeprefix('kadid_')} | " + " | ".join(f"{c[fam]:+.3f}" for c in costs.values()) + " |")
     if args.json:
-        args.json.write_text(json.dumps({"srocc_per_photo": rows, "type_ranks": per_type}, indent=2))
+        args.json.write_text(json.dumps({"srocc_per_photo": rows, "type_ranks": per_type, "placement_costs": costs},
+                                        indent=2))
 
 
 def _teacher(name: str, clean: np.ndarray, versions: list[np.ndarray]) -> np.ndarray:
@@ -206,6 +215,23 @@ def type_ranks(scores: dict[str, list[np.ndarray]], target: list[float],
     for label, per_photo in scores.items():
         cols = [by_type(pct(s)) for s in per_photo]
         out[label] = {fam: float(np.mean([c[fam] for c in cols])) for fam in KADID_TYPES}
+    return out
+
+
+def placement_costs(per_photo: list[np.ndarray], target: list[float], keys: list[tuple[str, int]]
+                    ) -> dict[str, float]:
+    """Per type: mean SROCC over the photos with that type's scores replaced by people's placement, minus the
+    actual mean. The replacement maps KADID's DMOS onto the scorer's scale by a line fitted to the other types."""
+    t = np.asarray(target)
+    base = np.mean([spearmanr(s, t)[0] for s in per_photo])
+    out = {}
+    for fam in KADID_TYPES:
+        mine = np.array([f == fam for f, _ in keys])
+        fixed = []
+        for s in per_photo:
+            slope, icpt = np.polyfit(t[~mine], s[~mine], 1)
+            fixed.append(spearmanr(np.where(mine, slope * t + icpt, s), t)[0])
+        out[fam] = float(np.mean(fixed) - base)
     return out
 
 
