@@ -46,6 +46,12 @@ class _Negated(torch.nn.Module):
         return -self.net(x)
 
 
+def load_network(model: str) -> tuple[torch.nn.Module, dict]:
+    """A checkpoint file or manifest id as a network scoring higher = better, with its card."""
+    net, card = network_from_checkpoint(resolve_checkpoint(model)[0])
+    return (net if card.get("higher_is_better", True) else _Negated(net)), card
+
+
 def _label(model: str) -> str:
     """Column name: a manifest id, or a run folder for its ``model.safetensors``."""
     path = Path(model)
@@ -71,9 +77,7 @@ def main() -> None:
     families = resolve_set(args.set)
     results = json.loads(Path(args.previous).read_text()) if args.previous else {}
     for m in args.models:
-        model, card = network_from_checkpoint(resolve_checkpoint(m)[0])
-        if not card.get("higher_is_better", True):
-            model = _Negated(model)
+        model, card = load_network(m)
         crop = int(card.get("crop_size", 224))
         ds = RankedGroups(photos, families, crop, seed=99)
         ev = evaluate_ranking(model, ds, args.groups_per_family * len(families), torch.device("cpu"))

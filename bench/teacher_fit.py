@@ -28,12 +28,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from broad_eval import _Negated, _label, unseen_photos  # noqa: E402
+from broad_eval import _label, load_network, unseen_photos  # noqa: E402
 from rankiqa.train.losses import teacher_pairs  # noqa: E402
 from rankiqa.train.ranking_data import RankedGroups  # noqa: E402
 from rankiqa.train.teacher import UNITS, resolve_teachers  # noqa: E402
-from rankiqa.weights.checkpoint import network_from_checkpoint  # noqa: E402
-from rankiqa.weights.hub import resolve_checkpoint  # noqa: E402
 
 
 def make_batches(dataset: RankedGroups, num_batches: int, groups: int, seed: int
@@ -91,9 +89,7 @@ def main() -> None:
     print(f"{len(batches)} batches ready", file=sys.stderr, flush=True)
     results = {}
     for m in args.models:
-        model, card = network_from_checkpoint(resolve_checkpoint(m)[0])
-        if not card.get("higher_is_better", True):
-            model = _Negated(model)
+        model, _ = load_network(m)
         results[_label(m)] = family_accuracy(model.eval(), batches, units, args.gap)
         print(f"done {m}", file=sys.stderr, flush=True)
     first = results[next(iter(results))]

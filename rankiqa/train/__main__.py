@@ -302,8 +302,7 @@ def _cmd_pretrain(a: argparse.Namespace) -> int:
         lr_step=a.lr_step, lr_gamma=a.lr_gamma, momentum=a.momentum, weight_decay=a.weight_decay, margin=a.margin,
         loss=a.loss, cross_gap=a.cross_gap, cross_weight=a.cross_weight, teacher=a.teacher, teacher_gap=a.teacher_gap,
         teacher_weight=a.teacher_weight, teacher_scaled=a.teacher_scaled_margin, init=a.init, seed=a.seed,
-        workers=a.workers,
-        threads=a.threads, checkpoint_every=a.checkpoint_every, eval_every=a.eval_every,
+        workers=a.workers, threads=a.threads, checkpoint_every=a.checkpoint_every, eval_every=a.eval_every,
         eval_groups=a.eval_groups, device=a.device,
     )
     path = pretrain(cfg, resume=a.resume)
