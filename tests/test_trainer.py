@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 from safetensors.torch import load_file
 
 from rankiqa.train.trainer import STATE_FILE, PretrainConfig, pretrain, split_refs
@@ -120,6 +121,26 @@ def test_init_from_checkpoint_and_cross_content_hinge(refs_dir, tmp_path, tiny_c
     with pytest.raises(ValueError, match="cross_gap"):
         _cfg(refs_dir, tmp_path / "c", cross_gap=-1)
 
+
+def test_init_widened_function_preservingly(refs_dir, tmp_path, tiny_ckpt):
+    from conftest import TINY_ARCH
+
+    from rankiqa.models import build_model
+
+    narrow_convs = [m.out_channels for m in build_model(TINY_ARCH["arch"], **TINY_ARCH["arch_kwargs"]).features if isinstance(m, torch.nn.Conv2d)]
+    wider = {"channels": narrow_convs[:10] + [c + 4 for c in narrow_convs[10:]], "hidden": 12}
+    with pytest.raises(ValueError, match="or --widen"):
+        pretrain(_cfg(refs_dir, tmp_path / "a", iters=2, init=str(tiny_ckpt), arch_kwargs=wider))
+    with pytest.raises(ValueError, match="pass --init"):
+        _cfg(refs_dir, tmp_path / "a", widen=True, arch_kwargs=wider)
+    path = pretrain(_cfg(refs_dir, tmp_path / "a", iters=2, lr=0.0, init=str(tiny_ckpt), widen=True,
+                         arch_kwargs=wider))
+    card, got, narrow = read_card(path), _weights(path), _weights(tiny_ckpt)
+    assert card["arch_kwargs"] == wider and card["training"]["config"]["widen"] is True
+    assert got["head.1.weight"].shape == (12, wider["channels"][-1])
+    assert narrow["head.1.weight"].shape == (8, narrow_convs[-1])
+    # the first blocks keep their width and, at lr 0, their weights
+    assert torch.equal(got["features.0.weight"], narrow["features.0.weight"])
 
 def test_teacher_hinge_in_training(refs_dir, tmp_path):
     pytest.importorskip("piq")

@@ -56,14 +56,15 @@ class IQANet(nn.Module):
 _VGG16_CFG = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
 
 
-def _vgg_features(width: float, batch_norm: bool) -> tuple[nn.Sequential, int]:
+def _vgg_features(channels: list[int], batch_norm: bool) -> tuple[nn.Sequential, int]:
     layers: list[nn.Module] = []
     in_ch = 3
+    convs = iter(channels)
     for v in _VGG16_CFG:
         if v == "M":
             layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
             continue
-        out = max(8, int(round(int(v) * width)))
+        out = next(convs)
         layers.append(nn.Conv2d(in_ch, out, kernel_size=3, padding=1))
         if batch_norm:
             layers.append(nn.BatchNorm2d(out))
@@ -80,12 +81,23 @@ def vgg16(hidden: int = 128, dropout: float = 0.0) -> IQANet:
     return IQANet(features, 512, hidden=hidden, dropout=dropout)
 
 
-def vgg16_slim(width: float = 0.25, batch_norm: bool = True, hidden: int = 64) -> IQANet:
-    """VGG-16's 13-conv topology at ``width`` times the channels (CPU-trainable)."""
-    if not 0 < width <= 1:
-        raise ValueError(f"width must be in (0, 1], got {width}")
-    features, channels = _vgg_features(width, batch_norm)
-    return IQANet(features, channels, hidden=hidden)
+def vgg16_slim(width: float = 0.25, batch_norm: bool = True, hidden: int = 64,
+               channels: list[int] | None = None) -> IQANet:
+    """VGG-16's 13-conv topology at ``width`` times the channels (CPU-trainable).
+
+    ``channels`` (13 output widths, one per convolution) replaces ``width`` where the
+    blocks are not scaled alike, e.g. a network widened by ``rankiqa.train.widen``.
+    """
+    if channels is None:
+        if not 0 < width <= 1:
+            raise ValueError(f"width must be in (0, 1], got {width}")
+        channels = [max(8, int(round(int(v) * width))) for v in _VGG16_CFG if v != "M"]
+    elif len(channels) != 13 or not all(isinstance(c, int) and not isinstance(c, bool) and c > 0 for c in channels):
+        raise ValueError(f"channels must be 13 positive integers (one per convolution), got {channels!r}")
+    if not isinstance(hidden, int) or hidden < 0:
+        raise ValueError(f"hidden must be a non-negative integer, got {hidden!r}")
+    features, out = _vgg_features(list(channels), batch_norm)
+    return IQANet(features, out, hidden=hidden)
 
 
 def shallow(channels: int = 32) -> IQANet:

@@ -90,6 +90,8 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--teacher-scaled-margin", action="store_true",
                    help="each teacher pair's margin is --margin times the teachers' gap in units, not --margin")
     t.add_argument("--init", default=None, help="checkpoint file or manifest id to start from (default: random)")
+    t.add_argument("--widen", action="store_true",
+                   help="grow the --init network to --arch-kwargs' wider layers, keeping what it computes (Net2Net)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--workers", type=int, default=2, help="DataLoader workers synthesising batches")
     t.add_argument("--threads", type=int, default=None, help="torch threads for the training step")
@@ -301,7 +303,8 @@ def _cmd_pretrain(a: argparse.Namespace) -> int:
         iters=a.iters, groups_per_batch=a.groups, groups_per_photo=a.groups_per_photo, crop_size=a.crop, lr=a.lr,
         lr_step=a.lr_step, lr_gamma=a.lr_gamma, momentum=a.momentum, weight_decay=a.weight_decay, margin=a.margin,
         loss=a.loss, cross_gap=a.cross_gap, cross_weight=a.cross_weight, teacher=a.teacher, teacher_gap=a.teacher_gap,
-        teacher_weight=a.teacher_weight, teacher_scaled=a.teacher_scaled_margin, init=a.init, seed=a.seed,
+        teacher_weight=a.teacher_weight, teacher_scaled=a.teacher_scaled_margin, init=a.init, widen=a.widen,
+        seed=a.seed,
         workers=a.workers, threads=a.threads, checkpoint_every=a.checkpoint_every, eval_every=a.eval_every,
         eval_groups=a.eval_groups, device=a.device,
     )

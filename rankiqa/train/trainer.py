@@ -93,6 +93,8 @@ class PretrainConfig:
     # Teacher margin proportional to the teachers' gap (losses.teacher_loss(scaled=True)).
     teacher_scaled: bool = False
     init: str | None = None  # checkpoint (file or manifest id) to start from instead of random weights
+    # Grow the --init network to arch_kwargs' wider layers, function-preservingly (rankiqa.train.widen).
+    widen: bool = False
     seed: int = 0
     heldout: list[str] = field(default_factory=list)
     heldout_fraction: float = 0.1
@@ -128,6 +130,8 @@ class PretrainConfig:
         if self.warmup_families:
             resolve_set(self.warmup_families)
         resolve_teachers(self.teacher)
+        if self.widen and not self.init:
+            raise ValueError("widen grows the --init network: pass --init")
 
 
 def split_refs(refs: list[str], heldout: list[str], fraction: float) -> tuple[list[Path], list[Path]]:
@@ -187,9 +191,14 @@ def _initial_model(cfg: PretrainConfig) -> torch.nn.Module:
     from rankiqa.weights.hub import resolve_checkpoint
 
     model, card = network_from_checkpoint(resolve_checkpoint(cfg.init)[0])
+    if cfg.widen and card["arch"] == cfg.arch:
+        from rankiqa.train.widen import widen
+
+        return widen(model, build_model(cfg.arch, **cfg.arch_kwargs), seed=cfg.seed).train()
     if (card["arch"], card.get("arch_kwargs", {})) != (cfg.arch, cfg.arch_kwargs):
         raise ValueError(f"--init {cfg.init} is {card['arch']} {card.get('arch_kwargs', {})}, but the run asks for "
-                         f"{cfg.arch} {cfg.arch_kwargs}: pass the checkpoint's --arch and --arch-kwargs")
+                         f"{cfg.arch} {cfg.arch_kwargs}: pass the checkpoint's --arch and --arch-kwargs"
+                         + ("" if card["arch"] != cfg.arch else ", or --widen to grow it to the wider layers"))
     return model.train()
 
 
