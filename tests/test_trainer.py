@@ -127,7 +127,8 @@ def test_init_widened_function_preservingly(refs_dir, tmp_path, tiny_ckpt):
 
     from rankiqa.models import build_model
 
-    narrow_convs = [m.out_channels for m in build_model(TINY_ARCH["arch"], **TINY_ARCH["arch_kwargs"]).features if isinstance(m, torch.nn.Conv2d)]
+    tiny = build_model(TINY_ARCH["arch"], **TINY_ARCH["arch_kwargs"])
+    narrow_convs = [m.out_channels for m in tiny.features if isinstance(m, torch.nn.Conv2d)]
     wider = {"channels": narrow_convs[:10] + [c + 4 for c in narrow_convs[10:]], "hidden": 12}
     with pytest.raises(ValueError, match="or --widen"):
         pretrain(_cfg(refs_dir, tmp_path / "a", iters=2, init=str(tiny_ckpt), arch_kwargs=wider))

@@ -308,7 +308,8 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, stop_at: int | None = No
         raise FileExistsError(f"{state_path} exists: pass resume=True (--resume) or use a new --out")
     net: torch.nn.Module = model
     if world > 1:
-        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        ids = [device.index] if device.type == "cuda" else None
+        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
 
     held = RankedGroups(held_refs, cfg.families, cfg.crop_size, seed=cfg.seed) if held_refs else None
     loader = _stage_loaders(cfg, train_refs, start, rank, world)
