@@ -93,7 +93,7 @@ class PretrainConfig:
     # Teacher margin proportional to the teachers' gap (losses.teacher_loss(scaled=True)).
     teacher_scaled: bool = False
     init: str | None = None  # checkpoint (file or manifest id) to start from instead of random weights
-    # Grow the --init network to arch_kwargs' wider layers, function-preservingly (rankiqa.train.widen).
+    # Grow the --init network to arch_kwargs' wider layers, keeping its function (rankiqa.train.widen).
     widen: bool = False
     seed: int = 0
     heldout: list[str] = field(default_factory=list)
