@@ -6,8 +6,9 @@ One run, one folder of 768x512 JPEGs cut from ../shared/data/refs, the same
 1. images/s per protocol: the old pipeline (decode, crop, forward one image
    after another; batch norm unfolded; ``full`` one image per pass), the new
    one (:mod:`rankiqa.pipeline`: decoding thread, crops batched across images,
-   batch norm folded, first block in cache-sized slices of the batch, against
-   the same without the slicing) in float32 and in bfloat16 (:mod:`rankiqa.precision`),
+   batch norm folded, first block in cache-sized slices of the batch, 2x2
+   max pooling as two element-wise maxima, against the same without the
+   slicing and with ``nn.MaxPool2d``) in float32 and in bfloat16 (:mod:`rankiqa.precision`),
    how far the bfloat16 scores are from the float32 ones, and the new one
    with a DataLoader worker process decoding instead of a thread; OpenCV's
    BRISQUE (``cv2.imread`` + its 36 features; the SVR on top is a dot product with the support vectors, left
@@ -52,7 +53,7 @@ sys.path.insert(0, str(ROOT))
 from rankiqa.api import load_model  # noqa: E402
 from rankiqa.defaults import DEFAULT_PRECISION, PROTOCOLS  # noqa: E402
 from rankiqa.io import images_in_folder, load_image  # noqa: E402
-from rankiqa.models.fusion import _Chunked, fold_batch_norm  # noqa: E402
+from rankiqa.models.fusion import _Chunked, _PairMaxPool, fold_batch_norm  # noqa: E402
 from rankiqa.precision import native_bf16, resolve_precision  # noqa: E402
 from rankiqa.protocols import PAPER_CROPS, PAPER_SEED, make_crops  # noqa: E402
 from rankiqa.weights.checkpoint import network_from_checkpoint  # noqa: E402
@@ -167,6 +168,17 @@ def unchunked(scorer):
     return other
 
 
+def plain_pooling(scorer):
+    """A scorer's copy pooling with ``nn.MaxPool2d`` again (before :func:`rankiqa.models.fusion.pair_max_pool`)."""
+    other = copy.copy(scorer)
+    other.model = copy.deepcopy(scorer.model)
+    for parent in list(other.model.modules()):
+        for name, m in parent.named_children():
+            if isinstance(m, _PairMaxPool):
+                setattr(parent, name, torch.nn.MaxPool2d(2, 2))
+    return other
+
+
 def network_only(model, batches: list[torch.Tensor], channels_last: bool) -> tuple[float, float]:
     """(GFLOP, seconds) of the network alone over pre-cut batches."""
     if channels_last:
@@ -269,9 +281,11 @@ def main() -> None:
         new32, new16 = "new (decode thread, BN folded, first block chunked), float32", "new, bfloat16"
         whole = "new, float32, first block on the whole batch"
         whole_scorers = {n: unchunked(s) for n, s in scorers.items()}
+        maxpool = "new, float32, nn.MaxPool2d (before the pair-maximum pooling)"
+        maxpool_scorers = {n: plain_pooling(s) for n, s in scorers.items()}
         gap16 = "bfloat16 vs float32: mean / max abs difference, 0-100 scale"
         plain = f"{new32}, mean pooling (the paper's)" if scorer.pooling != "mean" else None
-        rows: dict[str, list[str]] = {"old (sequential, BN unfolded)": [], whole: [], new32: [],
+        rows: dict[str, list[str]] = {"old (sequential, BN unfolded)": [], whole: [], maxpool: [], new32: [],
                                       **({plain: []} if plain else {}),
                                       **({new16: [], gap16: []} if with_bf16 else {}),
                                       "new, DataLoader worker process": []}
@@ -282,6 +296,9 @@ def main() -> None:
             t = time.perf_counter()
             flat, _ = whole_scorers[n].score_with_errors(files, p)
             rows[whole].append(f"{len(files) / (time.perf_counter() - t):.1f}")
+            t = time.perf_counter()
+            pooled, _ = maxpool_scorers[n].score_with_errors(files, p)
+            rows[maxpool].append(f"{len(files) / (time.perf_counter() - t):.1f}")
             t = time.perf_counter()
             new, errors = scorers[n].score_with_errors(files, p)
             rows[new32].append(f"{len(files) / (time.perf_counter() - t):.1f}")
@@ -303,6 +320,7 @@ def main() -> None:
             assert not errors and np.allclose(new, sign * np.asarray(old), atol=1e-4), p
             assert np.allclose(dl, old, atol=1e-4), p
             assert np.array_equal(flat, new), p  # slicing the batch changes nothing
+            assert np.array_equal(pooled, new), p  # nor does the pooling rewrite
         for name, vals in rows.items():
             print(f"| {name} | " + " | ".join(vals) + " |")
         b = brisque(files)
@@ -320,8 +338,13 @@ def main() -> None:
             batch = [torch.stack(views)] * 8
             nets = [("BN unfolded", unfolded, False, peak), ("BN folded", fold_batch_norm(unfolded), False, peak),
                     ("BN folded + channels_last, first block on the whole batch", whole_scorers[n].model, True, peak),
-                    ("BN folded + channels_last, first block chunked", scorers[n].model, True, peak)]
+                    ("BN folded + channels_last, first block chunked, nn.MaxPool2d", maxpool_scorers[n].model, True,
+                     peak),
+                    ("BN folded + channels_last, first block chunked, pair-maximum pooling", scorers[n].model, True,
+                     peak)]
             if with_bf16:
+                nets.append(("BN folded + channels_last, bfloat16, nn.MaxPool2d (% of its peak)",
+                             plain_pooling(bf16[n]).model, True, peak16))
                 nets.append(("BN folded + channels_last, bfloat16 (% of its peak)", bf16[n].model, True, peak16))
             if args.compile:
                 nets.append(("+ torch.compile", torch.compile(scorer.model), True, peak))

@@ -21,7 +21,7 @@ from rankiqa.calibration import calibrate, check_calibration
 from rankiqa.defaults import DEFAULT_BATCH_SIZE, DEFAULT_PRECISION, DEFAULT_WORKERS
 from rankiqa.errors import BatchScoringError, ImageLoadError
 from rankiqa.io import describe_input, expand_inputs, is_single_input, load_image
-from rankiqa.models.fusion import chunk_first_block, fold_batch_norm
+from rankiqa.models.fusion import chunk_first_block, fold_batch_norm, pair_max_pool
 from rankiqa.pipeline import ScoreAccumulator, prepared_views
 from rankiqa.precision import apply_precision, resolve_precision
 from rankiqa.protocols import PAPER_CROPS, check_pooling, check_protocol
@@ -77,9 +77,9 @@ class Scorer:
         self.card = card
         self.device = select_device(device)
         self.precision = resolve_precision(precision, self.device)
-        # Batch norm folded into the convolutions, the first block run in cache-sized slices:
-        # same scores, fewer passes over memory.
-        self.model = apply_precision(chunk_first_block(fold_batch_norm(model)), self.precision,
+        # Batch norm folded into the convolutions, the first block run in cache-sized slices,
+        # pooling as element-wise maxima: same scores, fewer passes over memory.
+        self.model = apply_precision(pair_max_pool(chunk_first_block(fold_batch_norm(model))), self.precision,
                                      self.device).to(self.device)
         # oneDNN's convolutions run faster on NHWC activations (bench/inference.py).
         self.channels_last = self.device.type == "cpu"

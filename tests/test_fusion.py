@@ -8,7 +8,7 @@ from torch import nn
 
 from rankiqa.api import load_model
 from rankiqa.models import build_model
-from rankiqa.models.fusion import _Chunked, chunk_first_block, fold_batch_norm
+from rankiqa.models.fusion import _Chunked, _PairMaxPool, chunk_first_block, fold_batch_norm, pair_max_pool
 from rankiqa.weights.checkpoint import save_checkpoint
 
 
@@ -81,3 +81,32 @@ def test_chunked_first_block_is_differentiable_and_leaves_other_models_alone():
 def test_scorer_chunks_the_first_block():
     scorer = load_model("default", device="cpu", precision="float32")
     assert isinstance(scorer.model.features[0], _Chunked)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("shape", [(3, 8, 16, 20), (2, 5, 7, 9), (1, 64, 2, 2)])
+def test_pair_max_pool_equals_max_pool2d(dtype, shape):
+    x = torch.randn(shape, dtype=dtype)
+    x[0, 0, 0, 0] = float("nan")  # propagated like max_pool2d
+    x[-1, -1, 1, 1] = float("-inf")
+    mp, pp = nn.MaxPool2d(2, 2), _PairMaxPool(2, 2)
+    for layout in (torch.channels_last, torch.contiguous_format):  # the view, and the fallback
+        y = x.contiguous(memory_format=layout)
+        got = pp(y)
+        torch.testing.assert_close(got, mp(y), rtol=0, atol=0, equal_nan=True)
+        assert got.is_contiguous(memory_format=layout) or min(shape[2:]) < 4
+
+
+def test_pair_max_pool_rewrite_keeps_the_scores_and_other_poolings():
+    model = fold_batch_norm(_trained_like(4)).to(memory_format=torch.channels_last)
+    x = torch.rand(5, 3, 64, 48).contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        expected = model(x)
+    pair_max_pool(model)
+    assert sum(isinstance(m, _PairMaxPool) for m in model.modules()) == 5
+    with torch.inference_mode():
+        assert torch.equal(model(x), expected)
+    odd = nn.Sequential(nn.MaxPool2d(3, 2), nn.MaxPool2d(2, 2, ceil_mode=True), nn.MaxPool2d(2, 1))
+    assert not any(isinstance(m, _PairMaxPool) for m in pair_max_pool(odd).modules())
+    scorer = load_model("default", device="cpu", precision="float32")
+    assert sum(isinstance(m, _PairMaxPool) for m in scorer.model.modules()) == 5

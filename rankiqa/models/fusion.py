@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-__all__ = ["fold_batch_norm", "chunk_first_block", "CHUNK_BYTES"]
+__all__ = ["fold_batch_norm", "chunk_first_block", "pair_max_pool", "CHUNK_BYTES"]
 
 #: Activation bytes of the first block per chunk: a few MiB stay in a CPU's L2/L3 cache.
 CHUNK_BYTES = 4 * 1024 * 1024
@@ -74,4 +74,32 @@ def chunk_first_block(model: nn.Module, max_bytes: int = CHUNK_BYTES) -> nn.Modu
     channels = max(c.out_channels for c in convs)
     model.features = nn.Sequential(_Chunked(nn.Sequential(*layers[:pool + 1]), channels, max_bytes),
                                    *layers[pool + 1:])
+    return model
+
+
+class _PairMaxPool(nn.MaxPool2d):
+    """2x2, stride-2 max pooling as two element-wise maxima over a view of a channels_last tensor.
+
+    torch's CPU ``max_pool2d`` on channels_last activations with few channels runs
+    3-5x slower than this (8 channels, 128 px; ``bench/inference.py``); the maxima
+    are exact, so the output is identical. Other inputs go to ``max_pool2d``.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape if x.dim() == 4 else (0, 0, 1, 1)
+        if x.device.type != "cpu" or h % 2 or w % 2 or not x.is_contiguous(memory_format=torch.channels_last):
+            return super().forward(x)
+        v = x.permute(0, 2, 3, 1).reshape(n, h // 2, 2, w // 2, 2, c)  # a view: NHWC memory
+        rows = torch.maximum(v[:, :, 0], v[:, :, 1])
+        return torch.maximum(rows[:, :, :, 0], rows[:, :, :, 1]).permute(0, 3, 1, 2)
+
+
+def pair_max_pool(model: nn.Module) -> nn.Module:
+    """``model`` (changed in place) with every plain 2x2, stride-2 ``MaxPool2d`` computed by :class:`_PairMaxPool`."""
+    for parent in list(model.modules()):
+        for name, m in parent.named_children():
+            if (type(m) is nn.MaxPool2d and m.kernel_size in (2, (2, 2)) and m.stride in (2, (2, 2))
+                    and m.padding in (0, (0, 0)) and m.dilation in (1, (1, 1)) and not m.ceil_mode
+                    and not m.return_indices):
+                setattr(parent, name, _PairMaxPool(2, 2))
     return model
