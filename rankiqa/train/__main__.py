@@ -91,7 +91,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="each teacher pair's margin is --margin times the teachers' gap in units, not --margin")
     t.add_argument("--init", default=None, help="checkpoint file or manifest id to start from (default: random)")
     t.add_argument("--widen", action="store_true",
-                   help="grow the --init network to --arch-kwargs' wider layers, keeping what it computes (new units start silent)")
+                   help="grow the --init network to --arch-kwargs' wider layers, keeping what it computes "
+                        "(new units start silent)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--workers", type=int, default=2, help="DataLoader workers synthesising batches")
     t.add_argument("--threads", type=int, default=None, help="torch threads for the training step")
