@@ -70,7 +70,7 @@ def _interp_axis(values: np.ndarray, length: int, stride: int, window: int, axis
 
 def feature_stride(model: torch.nn.Module, crop: int) -> int | None:
     """Pixels per feature cell of an IQANet-like model, or None if it has no ``features``/``head``."""
-    if not all(hasattr(model, a) for a in ("features", "head", "mean", "std")):
+    if not all(hasattr(model, a) for a in ("features", "head", "normalize")):
         return None
     param = next(model.parameters())
     with torch.inference_mode():
@@ -103,7 +103,7 @@ def _features_map(model: torch.nn.Module, image: torch.Tensor, window: int, stri
         y0 = r0 * stride
         top, bottom = max(0, y0 - halo), min(h, y0 + window + (n - 1) * stride + halo)
         strip = image[:, top:bottom].unsqueeze(0).to(param.device, param.dtype)
-        feats = model.features((strip - model.mean) / model.std)
+        feats = model.features(model.normalize(strip))
         first = (y0 - top) // fs
         feats = feats[:, :, first:first + k + (n - 1) * s]
         pooled = F.avg_pool2d(feats, kernel_size=k, stride=s)  # [1, C, n, cols]
