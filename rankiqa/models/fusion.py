@@ -86,9 +86,10 @@ class _PairMaxPool(nn.MaxPool2d):
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, c, h, w = x.shape if x.dim() == 4 else (0, 0, 1, 1)
-        if x.device.type != "cpu" or h % 2 or w % 2 or not x.is_contiguous(memory_format=torch.channels_last):
+        if (x.dim() != 4 or x.device.type != "cpu" or x.shape[-2] % 2 or x.shape[-1] % 2
+                or not x.is_contiguous(memory_format=torch.channels_last)):
             return super().forward(x)
+        n, c, h, w = x.shape
         v = x.permute(0, 2, 3, 1).reshape(n, h // 2, 2, w // 2, 2, c)  # a view: NHWC memory
         rows = torch.maximum(v[:, :, 0], v[:, :, 1])
         return torch.maximum(rows[:, :, :, 0], rows[:, :, :, 1]).permute(0, 3, 1, 2)
