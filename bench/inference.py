@@ -136,20 +136,21 @@ def brisque(files: list[str]) -> float | None:
     return len(files) / (time.perf_counter() - t)
 
 
-def matmul_peak_gflops(n: int = 1024, repeats: int = 10, dtype: torch.dtype = torch.float32) -> float:
-    """GFLOP/s of the faster of a square matmul and the same product as a 1x1 convolution.
+def matmul_peak_gflops(n: int = 1024, repeats: int = 10, dtype: torch.dtype = torch.float32, tries: int = 3) -> float:
+    """GFLOP/s of the faster of a square matmul and the same product as a 1x1 convolution, best of ``tries``.
 
     Both are dense products the CPU's vector units run near peak, through
     different libraries: ``@`` goes to MKL on x86, which takes slow kernels on
     some AMD CPUs (65 GFLOP/s here, below the network's own convolutions),
-    while the convolution goes to oneDNN, as the network's do.
+    while the convolution goes to oneDNN, as the network's do. One try on a
+    shared machine can catch a slow moment (332 against 412 GFLOP/s minutes apart).
     """
     a, b = torch.rand(n, n, dtype=dtype), torch.rand(n, n, dtype=dtype)
     x = torch.rand(1, n, 32, n // 32, dtype=dtype).contiguous(memory_format=torch.channels_last)
     w = torch.rand(n, n, 1, 1, dtype=dtype).contiguous(memory_format=torch.channels_last)
     best = 0.0
     with torch.inference_mode():
-        for run in (lambda: a @ b, lambda: torch.nn.functional.conv2d(x, w)):
+        for run in [lambda: a @ b, lambda: torch.nn.functional.conv2d(x, w)] * tries:
             run()
             t = time.perf_counter()
             for _ in range(repeats):
