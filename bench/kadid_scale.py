@@ -133,6 +133,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", nargs="+", default=["default"])
     ap.add_argument("--pooling", default=None, help="override every model's crop pooling (default: its own)")
+    ap.add_argument("--protocol", default=None, help="override every model's protocol (default: its own)")
     ap.add_argument("--teachers", default="ms_gmsd,haarpsi,mdsi", help="full-reference rows ('': none)")
     ap.add_argument("--labels", type=Path,
                     default=ROOT.parent / "shared/data/labels/meta_info_KADID10kDataset.csv")
@@ -164,7 +165,7 @@ def main() -> None:
             _teacher(name, clean, versions) for clean, versions in versions_of.values()]
         print(f"{name} done", file=sys.stderr)
     for model in args.models:
-        scorer = load_model(model, device="cpu", pooling=args.pooling)
+        scorer = load_model(model, device="cpu", pooling=args.pooling, protocol=args.protocol)
         scores[f"`{scorer.name}` ({scorer.views_label()})"] = [
             np.asarray(scorer.score(versions)) for _, versions in versions_of.values()]
         print(f"{model} done", file=sys.stderr)
