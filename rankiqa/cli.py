@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Sequence
 
 from rankiqa import __version__
+from rankiqa._argparse import SuggestingParser
 
 __all__ = ["main"]
 
@@ -34,7 +35,7 @@ def _positive_int(text: str) -> int:
 def _parser() -> argparse.ArgumentParser:
     from rankiqa.defaults import DEFAULT_BATCH_SIZE, DEFAULT_PRECISION, POOLINGS, PRECISIONS, PROTOCOLS
 
-    p = argparse.ArgumentParser(prog="rankiqa", description="No-reference image quality (RankIQA). "
+    p = SuggestingParser(prog="rankiqa", description="No-reference image quality (RankIQA). "
                                 "Scores are higher = better.", allow_abbrev=False)
     p.add_argument("--version", action="version", version=f"rankiqa {__version__}")
     sub = p.add_subparsers(dest="command", required=True)

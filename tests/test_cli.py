@@ -65,15 +65,25 @@ def test_csv_and_plain(tiny_ckpt, tmp_path, capsys):
     assert ranked[0]["rank"] == 1
 
 
-def test_typos_rejected(capsys):
+@pytest.mark.parametrize("argv, hint", [
+    (["score", "x.jpg", "--protcol", "paper"], "'--protcol': did you mean '--protocol'?"),
+    (["score", "x.jpg", "--crops=3", "--poling=mean"], "'--poling=mean': did you mean '--pooling'?"),
+    (["score", "x.jpg", "--protocol", "papr"], "unknown protocol 'papr'; did you mean 'paper'?"),
+    (["scroe", "x.jpg"], "unknown command 'scroe'; did you mean 'score'?"),
+    (["map", "x.jpg", "--outptu", "y.png"], "required: -o/--output ('--outptu': did you mean '--output'?)"),
+])
+def test_typos_rejected_with_a_suggestion(argv, hint, capsys):
     with pytest.raises(SystemExit) as e:
-        main(["score", "x.jpg", "--protcol", "paper"])
+        main(argv)
     assert e.value.code == 2
+    assert hint in capsys.readouterr().err
+
+
+def test_unknown_option_without_a_near_name_gets_no_hint(capsys):
     with pytest.raises(SystemExit):
-        main(["score", "x.jpg", "--protocol", "papr"])
-    with pytest.raises(SystemExit):
-        main(["scroe", "x.jpg"])
-    assert "invalid choice" in capsys.readouterr().err
+        main(["score", "x.jpg", "--zzz"])
+    err = capsys.readouterr().err
+    assert "unrecognized arguments: --zzz" in err and "did you mean" not in err
 
 
 def test_unknown_model(corpus, capsys):

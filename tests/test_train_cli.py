@@ -47,6 +47,12 @@ def test_usage_errors(capsys):
         main(["pretrain", "--refs", "x", "--out", "y", "--iters", "0"])
     assert main(["synthesize", "--refs", "/nonexistent", "--out", "/tmp/x"]) == 2
     assert "no such file or folder" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["pretrian", "--refs", "x"])
+    assert "did you mean 'pretrain'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--model", "default", "--datset", "live-replica:x"])
+    assert "'--datset': did you mean '--dataset'?" in capsys.readouterr().err
 
 
 def test_vgg16_keys_match_torchvision():

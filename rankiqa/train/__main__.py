@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from rankiqa._argparse import SuggestingParser
+
 __all__ = ["main"]
 
 
@@ -39,7 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     from rankiqa.protocols import PAPER_CROPS
     from rankiqa.train.losses import DEFAULT_MARGIN, LOSSES
 
-    p = argparse.ArgumentParser(prog="python -m rankiqa.train", description=__doc__,
+    p = SuggestingParser(prog="python -m rankiqa.train", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
     sub = p.add_subparsers(dest="command", required=True)
 
