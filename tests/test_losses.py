@@ -8,8 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from rankiqa.train.losses import (all_pairs_ranking_loss, comparable_pairs, hard_fraction, hard_negative_loss,
-                                  random_pairs, random_pairs_loss)
+from rankiqa.train.losses import (all_pairs_ranking_loss, clean_tie_loss, comparable_pairs, hard_fraction,
+                                  hard_negative_loss, random_pairs, random_pairs_loss)
 
 
 def _net() -> nn.Module:
@@ -130,3 +130,20 @@ def test_cross_content_pairs_only_join_different_photos_far_apart():
     assert float(result.loss) == pytest.approx((max(0.0, 9.0 - 1.0 + 1.0) + 0.0) / 2)
     with pytest.raises(ValueError, match="min_gap"):
         cross_content_pairs(groups, levels, 0)
+
+
+def test_clean_tie_pulls_clean_items_together_beyond_the_tolerance():
+    scores = torch.tensor([1.0, 0.0, 3.0, 2.0, 1.2], requires_grad=True)
+    levels = torch.tensor([0, 1, 0, 2, 0])
+    got = clean_tie_loss(scores, levels, tolerance=0.5)
+    # clean items 0, 2, 4: |1-3| = 2, |1-1.2| = 0.2, |3-1.2| = 1.8 -> excess 1.5, 0, 1.3
+    assert got.num_pairs == 3 and got.loss.item() == pytest.approx(2.8 / 3)
+    assert got.violated == pytest.approx(2 / 3) and got.accuracy == pytest.approx(1 / 3)
+    got.loss.backward()
+    # the highest clean item goes down, the two low ones up; distorted items feel nothing
+    assert scores.grad.tolist() == pytest.approx([-1 / 3, 0.0, 2 / 3, 0.0, -1 / 3])
+    assert clean_tie_loss(scores.detach(), levels, tolerance=2.5).loss.item() == 0.0
+    none = clean_tie_loss(scores, torch.tensor([0, 1, 1, 2, 3]), tolerance=0.5)
+    assert none.num_pairs == 0 and none.loss.item() == 0.0
+    with pytest.raises(ValueError, match="tolerance"):
+        clean_tie_loss(scores, levels, tolerance=-1)

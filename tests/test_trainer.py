@@ -13,7 +13,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from rankiqa.train.trainer import STATE_FILE, PretrainConfig, pretrain, split_refs
+from rankiqa.train.trainer import STATE_FILE, PretrainConfig, pretrain, split_refs, training_loss
 from rankiqa.weights.checkpoint import read_card
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -157,6 +157,26 @@ def test_teacher_hinge_in_training(refs_dir, tmp_path):
         _cfg(refs_dir, tmp_path / "u", teacher="ms_gmsdd")
     with pytest.raises(ValueError, match="teacher_gap"):
         _cfg(refs_dir, tmp_path / "v", teacher="gmsd", teacher_gap=0)
+
+
+def test_clean_tie_in_training(refs_dir, tmp_path):
+    path = pretrain(_cfg(refs_dir, tmp_path / "t", iters=3, groups_per_batch=3, clean_tie=2.0,
+                         clean_tie_tolerance=0.25))
+    rows = [r.split(",") for r in (tmp_path / "t" / "log.csv").read_text().splitlines()]
+    col = rows[0].index("clean_tie_loss")
+    assert all(float(r[col]) >= 0 for r in rows[1:])
+    cfg = read_card(path)["training"]["config"]
+    assert (cfg["clean_tie"], cfg["clean_tie_tolerance"]) == (2.0, 0.25)
+    scores = torch.tensor([0.0, -1.0, 3.0, 2.0])
+    groups, levels = torch.tensor([0, 0, 1, 1]), torch.tensor([0, 1, 0, 1])
+    tied = PretrainConfig(**cfg)
+    plain = PretrainConfig(**{**cfg, "clean_tie": 0.0})
+    with_tie, parts = training_loss(tied, 0, scores, groups, levels)
+    without, plain_parts = training_loss(plain, 0, scores, groups, levels)
+    assert "tie" in parts and "tie" not in plain_parts
+    assert with_tie.loss.item() == pytest.approx(without.loss.item() + 2.0 * (3.0 - 0.25))
+    with pytest.raises(ValueError, match="clean_tie"):
+        _cfg(refs_dir, tmp_path / "u", clean_tie=-1.0)
 
 
 def test_warmup_curriculum_and_resume_across_stages(refs_dir, tmp_path):

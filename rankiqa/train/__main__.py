@@ -91,6 +91,11 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--teacher-weight", type=float, default=1.0, help="weight of the teacher hinge")
     t.add_argument("--teacher-scaled-margin", action="store_true",
                    help="each teacher pair's margin is --margin times the teachers' gap in units, not --margin")
+    t.add_argument("--clean-tie", type=float, default=0.0,
+                   help="weight of a hinge pulling the clean crops of a batch (other photos included) to one "
+                        "score (default: 0, off)")
+    t.add_argument("--clean-tie-tolerance", type=float, default=0.5,
+                   help="score difference two clean crops may keep before --clean-tie pulls")
     t.add_argument("--init", default=None, help="checkpoint file or manifest id to start from (default: random)")
     t.add_argument("--widen", action="store_true",
                    help="grow the --init network to --arch-kwargs' wider layers, keeping what it computes "
@@ -306,7 +311,8 @@ def _cmd_pretrain(a: argparse.Namespace) -> int:
         iters=a.iters, groups_per_batch=a.groups, groups_per_photo=a.groups_per_photo, crop_size=a.crop, lr=a.lr,
         lr_step=a.lr_step, lr_gamma=a.lr_gamma, momentum=a.momentum, weight_decay=a.weight_decay, margin=a.margin,
         loss=a.loss, cross_gap=a.cross_gap, cross_weight=a.cross_weight, teacher=a.teacher, teacher_gap=a.teacher_gap,
-        teacher_weight=a.teacher_weight, teacher_scaled=a.teacher_scaled_margin, init=a.init, widen=a.widen,
+        teacher_weight=a.teacher_weight, teacher_scaled=a.teacher_scaled_margin, clean_tie=a.clean_tie,
+        clean_tie_tolerance=a.clean_tie_tolerance, init=a.init, widen=a.widen,
         seed=a.seed,
         workers=a.workers, threads=a.threads, checkpoint_every=a.checkpoint_every, eval_every=a.eval_every,
         eval_groups=a.eval_groups, device=a.device,

@@ -20,7 +20,7 @@ import torch
 
 __all__ = ["DEFAULT_MARGIN", "RankingLoss", "comparable_pairs", "all_pairs_ranking_loss",
            "random_pairs", "random_pairs_loss", "hard_negative_loss", "hard_fraction", "LOSSES",
-           "cross_content_pairs", "cross_content_loss", "teacher_pairs", "teacher_loss"]
+           "cross_content_pairs", "cross_content_loss", "teacher_pairs", "teacher_loss", "clean_tie_loss"]
 
 #: The margin of RankIQA's own LIVE loss layer (``netloss_live.py``).
 DEFAULT_MARGIN = 10.0
@@ -194,6 +194,31 @@ def teacher_loss(scores: torch.Tensor, teacher: torch.Tensor, units: torch.Tenso
         gaps = ((teacher[better] - teacher[worse]) / units).min(dim=1).values
         return _hinge(scores, better, worse, margin * gaps.to(scores.dtype))
     return _hinge(scores, better, worse, margin)
+
+
+def clean_tie_loss(scores: torch.Tensor, levels: torch.Tensor, tolerance: float) -> RankingLoss:
+    """Hinge ``max(0, |s_i - s_j| - tolerance)`` averaged over every pair of clean items (level 0) of a batch.
+
+    Nothing else ties the clean crops of different photos (or of one photo's flat and
+    textured regions) together: every ranking hinge is relative, and a teacher gives
+    two clean crops the same score, so their pair never counts. Left alone, the
+    network spreads clean crops by content about as widely as the whole way from
+    clean to the severest level, and that offset moves every version of a photo.
+    Reference photos are pristine by assumption (as LIVE's and KADID's are), so they
+    should score alike. ``accuracy`` here is the share of pairs within ``tolerance``.
+    """
+    _check(scores, levels, levels)
+    if tolerance < 0:
+        raise ValueError(f"tolerance must be >= 0, got {tolerance}")
+    clean = torch.nonzero(levels == 0, as_tuple=True)[0]
+    i, j = torch.triu_indices(len(clean), len(clean), offset=1, device=clean.device)
+    n = int(i.numel())
+    if n == 0:
+        return RankingLoss(scores.sum() * 0.0, 0, 0.0, 0.0)
+    excess = torch.clamp((scores[clean[i]] - scores[clean[j]]).abs() - tolerance, min=0.0)
+    with torch.no_grad():
+        violated = float((excess > 0).float().mean())
+    return RankingLoss(excess.mean(), n, violated, 1.0 - violated)
 
 
 LOSSES = ("all_pairs", "random_pairs", "hard_negative")

@@ -34,7 +34,7 @@ from tqdm import tqdm
 from rankiqa.api import select_device
 from rankiqa.models import build_model
 from rankiqa.train.distortions import resolve_set, weighted_families
-from rankiqa.train.losses import (LOSSES, all_pairs_ranking_loss, cross_content_loss, hard_fraction,
+from rankiqa.train.losses import (LOSSES, all_pairs_ranking_loss, clean_tie_loss, cross_content_loss, hard_fraction,
                                   hard_negative_loss, random_pairs_loss, teacher_loss, DEFAULT_MARGIN, RankingLoss)
 from rankiqa.train.metrics import group_ranking_metrics
 from rankiqa.train.ranking_data import GroupBatchSampler, RankedGroups, list_images, make_loader
@@ -92,6 +92,10 @@ class PretrainConfig:
     teacher_weight: float = 1.0
     # Teacher margin proportional to the teachers' gap (losses.teacher_loss(scaled=True)).
     teacher_scaled: bool = False
+    # Weight of a hinge pulling the batch's clean crops to one score, within clean_tie_tolerance
+    # (losses.clean_tie_loss; 0 = off).
+    clean_tie: float = 0.0
+    clean_tie_tolerance: float = 0.5
     init: str | None = None  # checkpoint (file or manifest id) to start from instead of random weights
     # Grow the --init network to arch_kwargs' wider layers, keeping its function (rankiqa.train.widen).
     widen: bool = False
@@ -120,6 +124,9 @@ class PretrainConfig:
             raise ValueError("heldout_fraction must be in [0, 1)")
         if self.cross_gap < 0 or self.cross_weight < 0:
             raise ValueError(f"cross_gap and cross_weight must be >= 0, got {self.cross_gap}, {self.cross_weight}")
+        if self.clean_tie < 0 or self.clean_tie_tolerance < 0:
+            raise ValueError(f"clean_tie and clean_tie_tolerance must be >= 0, got {self.clean_tie}, "
+                             f"{self.clean_tie_tolerance}")
         if self.teacher_gap <= 0 or self.teacher_weight < 0:
             raise ValueError(f"teacher_gap must be > 0 and teacher_weight >= 0, got {self.teacher_gap}, "
                              f"{self.teacher_weight}")
@@ -165,7 +172,8 @@ def _within_loss(cfg: PretrainConfig, it: int, scores, groups, levels) -> Rankin
 
 def training_loss(cfg: PretrainConfig, it: int, scores, groups, levels, teacher=None
                   ) -> tuple[RankingLoss, dict[str, RankingLoss]]:
-    """The training loss and its parts: ``(within-photo result with the total loss, {"cross": ..., "teacher": ...})``.
+    """The training loss and its parts: ``(within-photo result with the total loss, {"cross": ..., "teacher": ...,
+    "tie": ...})``.
 
     ``teacher`` holds the batch's teacher scores ``[M, T]`` when ``cfg.teacher`` is set.
     """
@@ -182,6 +190,9 @@ def training_loss(cfg: PretrainConfig, it: int, scores, groups, levels, teacher=
         parts["teacher"] = teacher_loss(scores, teacher, units, cfg.teacher_gap, cfg.margin,
                                           cfg.teacher_scaled)
         total = total + cfg.teacher_weight * parts["teacher"].loss
+    if cfg.clean_tie:
+        parts["tie"] = clean_tie_loss(scores, levels, cfg.clean_tie_tolerance)
+        total = total + cfg.clean_tie * parts["tie"].loss
     return within._replace(loss=total), parts
 
 
@@ -320,7 +331,7 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, stop_at: int | None = No
             _truncate_log(p, start)
         (out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
     log_fields = ["iteration", "loss", "pairs", "violated", "pair_accuracy", "cross_pair_accuracy",
-                  "teacher_pairs", "teacher_pair_accuracy", "lr", "images_per_s", "elapsed_s"]
+                  "teacher_pairs", "teacher_pair_accuracy", "lr", "images_per_s", "elapsed_s", "clean_tie_loss"]
     eval_fields = ["iteration", "pair_accuracy", "srocc_level", "pairs"]
     log_file = open(log_path, "a", newline="") if rank == 0 else None
     writer = csv.DictWriter(log_file, log_fields) if log_file else None
@@ -359,7 +370,8 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, stop_at: int | None = No
                        "teacher_pairs": parts["teacher"].num_pairs if "teacher" in parts else "",
                        "teacher_pair_accuracy": f"{parts['teacher'].accuracy:.4f}" if "teacher" in parts else "",
                        "lr": f"{lr:.3g}", "images_per_s": f"{images_since * world / (now - tick):.2f}",
-                       "elapsed_s": f"{now - t0:.1f}"}
+                       "elapsed_s": f"{now - t0:.1f}",
+                       "clean_tie_loss": f"{float(parts['tie'].loss):.4f}" if "tie" in parts else ""}
                 writer.writerow(row)
                 log_file.flush()
                 tick, images_since = now, 0
