@@ -67,6 +67,24 @@ def family_accuracy(model: torch.nn.Module, batches, units: torch.Tensor, gap: f
     return {f: (right[f] / total[f], total[f]) for f in total}
 
 
+@torch.inference_mode()
+def clean_spread(model: torch.nn.Module, batches) -> tuple[float, float]:
+    """(standard deviation of the clean crops' scores, median drop from a group's clean crop to its severest level).
+
+    Every clean crop is pristine by assumption, so their spread is content bias; the
+    ratio of the two says how far content alone moves a crop, in units of the whole
+    range a distortion spans.
+    """
+    clean, drops = [], []
+    for images, families, _ in batches:
+        scores = model(images.float().div_(255.0)).float().flatten().tolist()
+        starts = [i for i, f in enumerate(families) if f == "clean"] + [len(families)]
+        for a, b in zip(starts, starts[1:]):
+            clean.append(scores[a])
+            drops.append(scores[a] - scores[b - 1])
+    return float(np.std(clean)), float(np.median(drops))
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", nargs="+", required=True, help="checkpoint files or manifest ids")
@@ -87,10 +105,11 @@ def main() -> None:
     dataset = RankedGroups(unseen_photos(args.refs, args.extra), args.set, args.crop, seed=99, teachers=names)
     batches = make_batches(dataset, args.batches, args.groups, seed=0)
     print(f"{len(batches)} batches ready", file=sys.stderr, flush=True)
-    results = {}
+    results, spreads = {}, {}
     for m in args.models:
         model, _ = load_network(m)
         results[_label(m)] = family_accuracy(model.eval(), batches, units, args.gap)
+        spreads[_label(m)] = clean_spread(model, batches)
         print(f"done {m}", file=sys.stderr, flush=True)
     first = results[next(iter(results))]
     rows = sorted(first, key=lambda f: (f != "ALL", first[f][0]))
@@ -100,8 +119,17 @@ def main() -> None:
     print("|---" * (len(results) + 2) + "|")
     for f in rows:
         print(f"| {f} | {first[f][1]} | " + " | ".join(f"{r[f][0]:.3f}" for r in results.values()) + " |")
+    print(f"\n## Clean crops by content: the {sum(f == 'clean' for b in batches for f in b[1])} clean crops of those "
+          "batches (pristine by assumption, so any spread is content), against each group's drop from clean to its "
+          "severest level\n")
+    print("| model | clean crops: score std | clean minus severest: median | ratio |\n|---|---|---|---|")
+    for n, (std, drop) in spreads.items():
+        print(f"| `{n}` | {std:.2f} | {drop:.2f} | {std / drop:.2f} |")
     if args.json:
-        args.json.write_text(json.dumps({n: {f: v[0] for f, v in r.items()} for n, r in results.items()}, indent=1))
+        out = {n: {f: v[0] for f, v in r.items()} for n, r in results.items()}
+        for n, (std, drop) in spreads.items():
+            out[n]["clean_std"], out[n]["clean_to_severest"] = std, drop
+        args.json.write_text(json.dumps(out, indent=1))
 
 
 if __name__ == "__main__":
