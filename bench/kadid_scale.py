@@ -171,13 +171,18 @@ def main() -> None:
         print(f"{model} done", file=sys.stderr)
     for label, per_photo in scores.items():
         rows[label] = [float(spearmanr(s, target)[0]) for s in per_photo]
+    # One scale across photos too: every version of every photo in one ranking, against the same mean DMOS
+    # for a type and level whatever the photo; content that shifts a model's scores costs here.
+    pooled = {label: float(spearmanr(np.concatenate(per_photo), np.tile(target, len(per_photo)))[0])
+              for label, per_photo in scores.items()}
 
     made = "our families at our levels" if args.levels == "ours" else "our families at KADID's levels where they match"
     print(f"## KADID-10k's human scale on {len(photos)} unseen photos: SROCC over 23 types x 5 levels "
           f"({made}) against KADID's DMOS of that type and level, mean over its 81 photos\n")
-    print("| scorer | mean | median | worst photo |\n|---|---|---|---|")
+    print("| scorer | mean | median | worst photo | all photos in one ranking |\n|---|---|---|---|---|")
     for label, values in rows.items():
-        print(f"| {label} | {summary(values)} |")
+        print(f"| {label} | {summary(values)} | {pooled[label]:.3f} |" if label in pooled else
+              f"| {label} | {summary(values)} | |")
     per_type = type_ranks(scores, target, keys)
     print("\n## Where each type sits: mean rank of its 5 versions among a photo's 115 (0 = worst, 1 = best), "
           "KADID's people first; a scorer far from them misplaces the type across types\n")
@@ -192,7 +197,8 @@ def main() -> None:
     for fam in KADID_TYPES:
         print(f"| {fam.removeprefix('kadid_')} | " + " | ".join(f"{c[fam]:+.3f}" for c in costs.values()) + " |")
     if args.json:
-        args.json.write_text(json.dumps({"srocc_per_photo": rows, "type_ranks": per_type, "placement_costs": costs},
+        args.json.write_text(json.dumps({"srocc_per_photo": rows, "srocc_all_photos": pooled, "type_ranks": per_type,
+                                         "placement_costs": costs},
                                         indent=2))
 
 
