@@ -119,7 +119,7 @@ def test_cli_pooling(tiny_ckpt, tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["score", str(path), "--pooling", "max"])
     assert exc.value.code == 2
-    assert "invalid choice: 'max'" in capsys.readouterr().err
+    assert "unknown pooling 'max'; did you mean 'mean'?" in capsys.readouterr().err
 
 
 def test_manifest_and_publish_carry_pooling(tmp_path, tiny_ckpt):

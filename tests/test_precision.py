@@ -86,7 +86,7 @@ def test_cli_precision(tiny_ckpt, tmp_path, capsys):
     assert code == 0 and out[0]["score"] == pytest.approx(expected)
     with pytest.raises(SystemExit) as e:
         main(["score", str(path), "--precision", "fp16"])
-    assert e.value.code == 2 and "invalid choice" in capsys.readouterr().err
+    assert e.value.code == 2 and "unknown precision 'fp16'" in capsys.readouterr().err
 
 
 def test_quality_metric_stays_float32_unless_asked(tiny_ckpt):
