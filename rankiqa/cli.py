@@ -36,7 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     from rankiqa.defaults import DEFAULT_BATCH_SIZE, DEFAULT_PRECISION, POOLINGS, PRECISIONS, PROTOCOLS
 
     p = SuggestingParser(prog="rankiqa", description="No-reference image quality (RankIQA). "
-                                "Scores are higher = better.", allow_abbrev=False)
+                         "Scores are higher = better.", allow_abbrev=False)
     p.add_argument("--version", action="version", version=f"rankiqa {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 

@@ -47,6 +47,18 @@ def test_resume_equals_uninterrupted(refs_dir, tmp_path):
     assert 0.0 <= card["quality"]["heldout_ranking"]["pair_accuracy"] <= 1.0
 
 
+def test_resume_keeps_an_older_logs_columns(refs_dir, tmp_path):
+    pretrain(_cfg(refs_dir, tmp_path / "b"), stop_at=3)
+    log = tmp_path / "b" / "log.csv"
+    rows = [r.split(",") for r in log.read_text().splitlines()]
+    assert rows[0][-1] == "clean_tie_loss"
+    log.write_text("".join(",".join(r[:-1]) + "\n" for r in rows))  # as a run logged before the column existed
+    pretrain(_cfg(refs_dir, tmp_path / "b"), resume=True)
+    rows = [r.split(",") for r in log.read_text().splitlines()]
+    assert "clean_tie_loss" not in rows[0] and {len(r) for r in rows} == {len(rows[0])}
+    assert [r[0] for r in rows[1:]] == ["1", "2", "3", "4", "5", "6"]
+
+
 def test_refuses_to_overwrite_without_resume(refs_dir, tmp_path):
     pretrain(_cfg(refs_dir, tmp_path / "a", iters=2))
     with pytest.raises(FileExistsError, match="--resume"):

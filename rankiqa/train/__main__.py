@@ -42,7 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     from rankiqa.train.losses import DEFAULT_MARGIN, LOSSES
 
     p = SuggestingParser(prog="python -m rankiqa.train", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
+                         formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("synthesize", help="write distorted images and index.csv", allow_abbrev=False)

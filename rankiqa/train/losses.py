@@ -202,8 +202,8 @@ def clean_tie_loss(scores: torch.Tensor, levels: torch.Tensor, tolerance: float)
     Nothing else ties the clean crops of different photos (or of one photo's flat and
     textured regions) together: every ranking hinge is relative, and a teacher gives
     two clean crops the same score, so their pair never counts. Left alone, the
-    network spreads clean crops by content about as widely as the whole way from
-    clean to the severest level, and that offset moves every version of a photo.
+    network spreads clean crops by content (10-90% range) about as widely as the
+    drop from clean to the severest level, and that offset moves every version of a photo.
     Reference photos are pristine by assumption (as LIVE's and KADID's are), so they
     should score alike. ``accuracy`` here is the share of pairs within ``tolerance``.
     """

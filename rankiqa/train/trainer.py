@@ -334,7 +334,10 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, stop_at: int | None = No
                   "teacher_pairs", "teacher_pair_accuracy", "lr", "images_per_s", "elapsed_s", "clean_tie_loss"]
     eval_fields = ["iteration", "pair_accuracy", "srocc_level", "pairs"]
     log_file = open(log_path, "a", newline="") if rank == 0 else None
-    writer = csv.DictWriter(log_file, log_fields) if log_file else None
+    if log_file and log_file.tell() > 0:  # resumed: keep the log's own columns (older runs lack newer ones)
+        with open(log_path, newline="") as f:
+            log_fields = next(csv.reader(f), log_fields)
+    writer = csv.DictWriter(log_file, log_fields, extrasaction="ignore") if log_file else None
     if log_file and log_file.tell() == 0:
         writer.writeheader()
 
