@@ -52,13 +52,18 @@ def make_batches(dataset: RankedGroups, num_batches: int, groups: int, seed: int
 
 
 @torch.inference_mode()
-def family_accuracy(model: torch.nn.Module, batches, units: torch.Tensor, gap: float) -> dict[str, tuple[float, int]]:
+def batch_scores(model: torch.nn.Module, batches) -> list[torch.Tensor]:
+    """The model's score of every item of every batch, scored once for both tables."""
+    return [model(images.float().div_(255.0)).float().flatten() for images, _, _ in batches]
+
+
+def family_accuracy(scores: list[torch.Tensor], batches, units: torch.Tensor, gap: float
+                    ) -> dict[str, tuple[float, int]]:
     """Per family (and ``ALL``): share of the teacher's pairs the model orders the same way, and their number."""
     total, right = Counter(), Counter()
-    for images, families, teacher in batches:
-        scores = model(images.float().div_(255.0)).float().flatten()
+    for s, (_, families, teacher) in zip(scores, batches):
         better, worse = teacher_pairs(teacher, units, gap)
-        for i, j, ok in zip(better.tolist(), worse.tolist(), (scores[better] > scores[worse]).tolist()):
+        for i, j, ok in zip(better.tolist(), worse.tolist(), (s[better] > s[worse]).tolist()):
             for f in {families[i], families[j]}:
                 total[f] += 1
                 right[f] += ok
@@ -67,8 +72,7 @@ def family_accuracy(model: torch.nn.Module, batches, units: torch.Tensor, gap: f
     return {f: (right[f] / total[f], total[f]) for f in total}
 
 
-@torch.inference_mode()
-def clean_spread(model: torch.nn.Module, batches) -> tuple[float, float]:
+def clean_spread(scores: list[torch.Tensor], batches) -> tuple[float, float]:
     """(standard deviation of the clean crops' scores, median drop from a group's clean crop to its severest level).
 
     Every clean crop is pristine by assumption, so their spread is content bias; the
@@ -76,12 +80,12 @@ def clean_spread(model: torch.nn.Module, batches) -> tuple[float, float]:
     range a distortion spans.
     """
     clean, drops = [], []
-    for images, families, _ in batches:
-        scores = model(images.float().div_(255.0)).float().flatten().tolist()
+    for s, (_, families, _) in zip(scores, batches):
+        s = s.tolist()
         starts = [i for i, f in enumerate(families) if f == "clean"] + [len(families)]
         for a, b in zip(starts, starts[1:]):
-            clean.append(scores[a])
-            drops.append(scores[a] - scores[b - 1])
+            clean.append(s[a])
+            drops.append(s[a] - s[b - 1])
     return float(np.std(clean)), float(np.median(drops))
 
 
@@ -108,8 +112,9 @@ def main() -> None:
     results, spreads = {}, {}
     for m in args.models:
         model, _ = load_network(m)
-        results[_label(m)] = family_accuracy(model.eval(), batches, units, args.gap)
-        spreads[_label(m)] = clean_spread(model, batches)
+        scores = batch_scores(model.eval(), batches)
+        results[_label(m)] = family_accuracy(scores, batches, units, args.gap)
+        spreads[_label(m)] = clean_spread(scores, batches)
         print(f"done {m}", file=sys.stderr, flush=True)
     first = results[next(iter(results))]
     rows = sorted(first, key=lambda f: (f != "ALL", first[f][0]))
