@@ -7,7 +7,8 @@ import pytest
 import torch
 from PIL import Image
 
-from rankiqa.train.ranking_data import GroupBatchSampler, RankedGroups, collate_groups, list_images, make_loader
+from rankiqa.train.ranking_data import (GroupBatchSampler, RankedGroups, augment_photo, collate_groups, list_images,
+                                        make_loader)
 
 
 def test_group_structure_same_crop(refs_dir):
@@ -131,3 +132,45 @@ def test_family_weights_draw_weighted_families_more_often(refs_dir):
 def test_family_weights_are_checked(refs_dir, weights, match):
     with pytest.raises(ValueError, match=match):
         RankedGroups(list_images(refs_dir), "live", crop_size=32, family_weights=weights)
+
+
+def test_augment_photo_mirrors_and_downscales():
+    photo = np.random.default_rng(0).integers(0, 256, (60, 90, 3), dtype=np.uint8)
+    rng = np.random.default_rng(1)
+    assert augment_photo(photo, rng) is photo and rng.random() == np.random.default_rng(1).random()  # nothing drawn
+    flips = [augment_photo(photo, np.random.default_rng(s), flip=True) for s in range(40)]
+    mirrored = sum(np.array_equal(f, photo[:, ::-1]) for f in flips)
+    assert 8 <= mirrored <= 32 and mirrored + sum(np.array_equal(f, photo) for f in flips) == 40
+    sizes = [augment_photo(photo, np.random.default_rng(s), min_scale=0.5).shape for s in range(40)]
+    assert all(30 <= h <= 60 and 45 <= w <= 90 and abs(w / h - 1.5) < 0.05 for h, w, _ in sizes)
+    assert len({h for h, _, _ in sizes}) > 10  # a spread of scales, not one
+    # Never below the crop: the shorter side stays >= min_size.
+    assert min(augment_photo(photo, np.random.default_rng(s), min_scale=0.1, min_size=48).shape[0]
+               for s in range(40)) >= 48
+    with pytest.raises(ValueError, match="min_scale"):
+        augment_photo(photo, rng, min_scale=0.0)
+
+
+def test_augmented_groups_keep_crop_and_distortions(refs_dir):
+    refs = list_images(refs_dir)
+    plain = RankedGroups(refs, "wn", crop_size=32, seed=5)
+    same = RankedGroups(refs, "wn", crop_size=32, seed=5, flip=False, min_scale=1.0)
+    flipped = RankedGroups(refs, "wn", crop_size=32, seed=5, flip=True)
+    a, b = plain[(2, 9)], same[(2, 9)]
+    assert all(torch.equal(x, y) for x, y in zip(a, b))  # off means the batches of before
+    changed = 0
+    for draw in range(12):
+        x, lv = plain[(1, draw)]
+        y, lv2 = flipped[(1, draw)]
+        assert torch.equal(lv, lv2)
+        if not torch.equal(x, y):
+            changed += 1
+            # the same crop position and noise, on the mirrored photo: the mildest level's noise (rarely
+            # clipped) is unchanged
+            noise_x, noise_y = x[1].float() - x[0].float(), y[1].float() - y[0].float()
+            assert (noise_x - noise_y).abs().mean() < 1.0
+    assert 2 <= changed <= 10
+    scaled = RankedGroups(refs, "wn", crop_size=32, seed=5, min_scale=0.5)
+    assert scaled[(1, 3)][0].shape == a[0].shape
+    with pytest.raises(ValueError, match="min_scale"):
+        RankedGroups(refs, "wn", min_scale=1.5)

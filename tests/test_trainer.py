@@ -191,6 +191,17 @@ def test_clean_tie_in_training(refs_dir, tmp_path):
         _cfg(refs_dir, tmp_path / "u", clean_tie=-1.0)
 
 
+def test_content_augmentation_changes_training_and_is_recorded(refs_dir, tmp_path):
+    kw = dict(families="gblur,jpeg", iters=3)
+    plain = pretrain(_cfg(refs_dir, tmp_path / "a", **kw))
+    aug = pretrain(_cfg(refs_dir, tmp_path / "b", flip=True, min_scale=0.6, **kw))
+    assert not _same(_weights(plain), _weights(aug))
+    cfg = read_card(aug)["training"]["config"]
+    assert (cfg["flip"], cfg["min_scale"]) == (True, 0.6)
+    with pytest.raises(ValueError, match="min_scale"):
+        _cfg(refs_dir, tmp_path / "c", min_scale=0.0)
+
+
 def test_warmup_curriculum_and_resume_across_stages(refs_dir, tmp_path):
     kw = dict(families="kadid_motion_blur,jpeg", warmup_families="gblur", warmup_iters=3, checkpoint_every=2)
     full = pretrain(_cfg(refs_dir, tmp_path / "a", **kw))

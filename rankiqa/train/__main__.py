@@ -96,6 +96,9 @@ def _parser() -> argparse.ArgumentParser:
                         "score (default: 0, off)")
     t.add_argument("--clean-tie-tolerance", type=float, default=0.5,
                    help="score difference two clean crops may keep before --clean-tie pulls")
+    t.add_argument("--flip", action="store_true", help="mirror half of the training photos (content augmentation)")
+    t.add_argument("--min-scale", type=float, default=1.0,
+                   help="downscale each training photo by a random factor in [S, 1] before cropping (1 = off)")
     t.add_argument("--init", default=None, help="checkpoint file or manifest id to start from (default: random)")
     t.add_argument("--widen", action="store_true",
                    help="grow the --init network to --arch-kwargs' wider layers, keeping what it computes "
@@ -312,7 +315,7 @@ def _cmd_pretrain(a: argparse.Namespace) -> int:
         lr_step=a.lr_step, lr_gamma=a.lr_gamma, momentum=a.momentum, weight_decay=a.weight_decay, margin=a.margin,
         loss=a.loss, cross_gap=a.cross_gap, cross_weight=a.cross_weight, teacher=a.teacher, teacher_gap=a.teacher_gap,
         teacher_weight=a.teacher_weight, teacher_scaled=a.teacher_scaled_margin, clean_tie=a.clean_tie,
-        clean_tie_tolerance=a.clean_tie_tolerance, init=a.init, widen=a.widen,
+        clean_tie_tolerance=a.clean_tie_tolerance, flip=a.flip, min_scale=a.min_scale, init=a.init, widen=a.widen,
         seed=a.seed,
         workers=a.workers, threads=a.threads, checkpoint_every=a.checkpoint_every, eval_every=a.eval_every,
         eval_groups=a.eval_groups, device=a.device,

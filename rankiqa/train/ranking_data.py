@@ -17,6 +17,12 @@ Families in :data:`~rankiqa.train.distortions.SHARED_DRAW` get the same
 random numbers at every level of a group (one noise pattern or blur path,
 scaled by the level); the others one generator running across the levels.
 
+``flip`` and ``min_scale`` vary a photo's content between draws: a mirror
+image, and a downscale by a random factor in ``[min_scale, 1]`` (antialiased,
+before the crop and the distortions, so a level means what it meant). Both
+come from their own stream of the draw, so turning them on leaves the crop
+position and the distortions' random numbers of every group as they were.
+
 With ``teachers`` each group also carries full-reference scores of every
 image against its clean crop (:mod:`rankiqa.train.teacher`), computed here,
 in the loader's workers, so the training step does not wait for them.
@@ -38,8 +44,8 @@ from rankiqa.train.distortions import (LEVELS, apply_distortion, level_rng, rank
                                         weighted_families)
 from rankiqa.train.teacher import resolve_teachers, teacher_scores
 
-__all__ = ["list_images", "read_rgb", "RankedGroups", "GroupBatchSampler", "collate_groups",
-           "make_loader", "MARGIN"]
+__all__ = ["list_images", "read_rgb", "augment_photo", "check_min_scale", "RankedGroups", "GroupBatchSampler",
+           "collate_groups", "make_loader", "MARGIN"]
 
 MARGIN = 32
 _MCU = 16
@@ -63,6 +69,31 @@ def read_rgb(path: str | Path, min_size: int = 0) -> np.ndarray:
     return pad_to_min_size(image, min_size, channels_last=True) if min_size else image
 
 
+def check_min_scale(min_scale: float) -> None:
+    """Raise ``ValueError`` unless ``min_scale`` is a downscale factor in (0, 1]."""
+    if not 0 < min_scale <= 1:
+        raise ValueError(f"min_scale must be in (0, 1], got {min_scale}")
+
+
+def augment_photo(photo: np.ndarray, rng: np.random.Generator, flip: bool = False, min_scale: float = 1.0,
+                  min_size: int = 0) -> np.ndarray:
+    """``photo`` mirrored (with probability 1/2 if ``flip``) and downscaled by a factor in ``[min_scale, 1]``.
+
+    The factor never takes the shorter side under ``min_size``; ``rng`` is drawn
+    from only for what is turned on.
+    """
+    check_min_scale(min_scale)
+    if flip and rng.random() < 0.5:
+        photo = photo[:, ::-1]
+    if min_scale < 1:
+        h, w = photo.shape[:2]
+        factor = max(float(rng.uniform(min_scale, 1.0)), min_size / min(h, w))
+        size = (max(1, round(w * factor)), max(1, round(h * factor)))
+        if factor < 1 and size != (w, h):
+            photo = np.asarray(Image.fromarray(np.ascontiguousarray(photo)).resize(size, Image.Resampling.BICUBIC))
+    return photo
+
+
 class RankedGroups(Dataset):
     """Map-style dataset of ranked groups over ``refs`` x ``families``.
 
@@ -73,11 +104,15 @@ class RankedGroups(Dataset):
     ``teachers``, ``(images, levels, teacher scores float [n, T])``.
     ``family_weights`` (set or family name -> integer) draws those families
     more often (:func:`~rankiqa.train.distortions.weighted_families`).
+    ``flip`` and ``min_scale`` augment the photo (:func:`augment_photo`).
     """
 
     def __init__(self, refs: Sequence[str | Path], families: str | Sequence[str] = "live",
                  crop_size: int = 224, seed: int = 0, cache_images: bool = False,
-                 teachers: str | Sequence[str] = (), family_weights: Mapping[str, int] | None = None):
+                 teachers: str | Sequence[str] = (), family_weights: Mapping[str, int] | None = None,
+                 flip: bool = False, min_scale: float = 1.0):
+        check_min_scale(min_scale)
+        self.flip, self.min_scale = flip, min_scale
         self.refs = [Path(r) for r in refs]
         if not self.refs:
             raise ValueError("no reference photos given")
@@ -105,6 +140,9 @@ class RankedGroups(Dataset):
         ref_i, fam_i = divmod(int(item), len(self.families))
         family = self.families[fam_i]
         photo = self._photo(ref_i)
+        if self.flip or self.min_scale < 1:
+            photo = augment_photo(photo, np.random.default_rng([self.seed, int(draw), 2]), self.flip,
+                                  self.min_scale, self.crop_size)
         rng = np.random.default_rng([self.seed, int(draw)])
         region, (oy, ox) = _region_around_crop(photo, self.crop_size, rng)
         c = self.crop_size

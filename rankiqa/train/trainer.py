@@ -37,7 +37,7 @@ from rankiqa.train.distortions import resolve_set, weighted_families
 from rankiqa.train.losses import (LOSSES, all_pairs_ranking_loss, clean_tie_loss, cross_content_loss, hard_fraction,
                                   hard_negative_loss, random_pairs_loss, teacher_loss, DEFAULT_MARGIN, RankingLoss)
 from rankiqa.train.metrics import group_ranking_metrics
-from rankiqa.train.ranking_data import GroupBatchSampler, RankedGroups, list_images, make_loader
+from rankiqa.train.ranking_data import GroupBatchSampler, RankedGroups, check_min_scale, list_images, make_loader
 from rankiqa.train.teacher import UNITS, resolve_teachers
 from rankiqa.train.state import load_state, save_state
 from rankiqa.weights.checkpoint import network_from_checkpoint, save_checkpoint
@@ -96,6 +96,10 @@ class PretrainConfig:
     # (losses.clean_tie_loss; 0 = off).
     clean_tie: float = 0.0
     clean_tie_tolerance: float = 0.5
+    # Content augmentation of the training photos (ranking_data.augment_photo): mirror images, and
+    # downscales by a random factor in [min_scale, 1]; the held-out check sees the photos as they are.
+    flip: bool = False
+    min_scale: float = 1.0
     init: str | None = None  # checkpoint (file or manifest id) to start from instead of random weights
     # Grow the --init network to arch_kwargs' wider layers, keeping its function (rankiqa.train.widen).
     widen: bool = False
@@ -127,6 +131,7 @@ class PretrainConfig:
         if self.clean_tie < 0 or self.clean_tie_tolerance < 0:
             raise ValueError(f"clean_tie and clean_tie_tolerance must be >= 0, got {self.clean_tie}, "
                              f"{self.clean_tie_tolerance}")
+        check_min_scale(self.min_scale)
         if self.teacher_gap <= 0 or self.teacher_weight < 0:
             raise ValueError(f"teacher_gap must be > 0 and teacher_weight >= 0, got {self.teacher_gap}, "
                              f"{self.teacher_weight}")
@@ -283,7 +288,7 @@ def _stage_loaders(cfg: PretrainConfig, train_refs: list[Path], start: int, rank
         if start >= last:
             continue
         dataset = RankedGroups(train_refs, families, cfg.crop_size, seed=cfg.seed, teachers=cfg.teacher,
-                               family_weights=weights)
+                               family_weights=weights, flip=cfg.flip, min_scale=cfg.min_scale)
         sampler = GroupBatchSampler(len(dataset), cfg.groups_per_batch, cfg.seed, start=max(start, first),
                                     num_batches=last, rank=rank, num_replicas=world,
                                     per_photo=cfg.groups_per_photo, families=dataset.families)
