@@ -34,9 +34,25 @@ from rankiqa.api import load_model  # noqa: E402
 from rankiqa.precision import native_bf16  # noqa: E402
 
 
+def conv_flops(model: nn.Module, x: torch.Tensor, labels: dict[nn.Module, str]) -> dict[str, float]:
+    """Multiply-add FLOPs of each labelled convolution group in one forward of ``x``."""
+    flops: dict[str, float] = defaultdict(float)
+
+    def count(m, args, out):
+        k = m.kernel_size[0] * m.kernel_size[1] * m.in_channels // m.groups
+        flops[labels[m]] += 2.0 * out.numel() * k
+
+    hooks = [m.register_forward_hook(count) for m in labels if isinstance(m, nn.Conv2d)]
+    with torch.inference_mode():
+        model(x)
+    for h in hooks:
+        h.remove()
+    return dict(flops)
+
+
 def layer_times(model: nn.Module, x: torch.Tensor, repeats: int) -> tuple[dict[str, float], dict[str, float], float]:
     """Median seconds per forward of each labelled group of leaf modules, their FLOPs, and the whole forward."""
-    labels, flops = {}, defaultdict(float)
+    labels = {}
     block = 1
     for m in model.features.modules():
         if next(m.children(), None) is not None:
@@ -57,16 +73,11 @@ def layer_times(model: nn.Module, x: torch.Tensor, repeats: int) -> tuple[dict[s
 
     def post(m, args, out):
         now[labels[m]] += time.perf_counter() - start[m]
-        if isinstance(m, nn.Conv2d) and counting:
-            k = m.kernel_size[0] * m.kernel_size[1] * m.in_channels // m.groups
-            flops[labels[m]] += 2.0 * out.numel() * k
 
+    flops = conv_flops(model, x, labels)  # also the warm-up pass
     hooks = [h for m in labels for h in (m.register_forward_pre_hook(pre), m.register_forward_hook(post))]
     whole = []
     with torch.inference_mode():
-        counting = True
-        model(x)
-        counting = False
         for _ in range(repeats):
             now.clear()
             t = time.perf_counter()
@@ -76,7 +87,7 @@ def layer_times(model: nn.Module, x: torch.Tensor, repeats: int) -> tuple[dict[s
                 spent[k].append(v)
     for h in hooks:
         h.remove()
-    return {k: statistics.median(v) for k, v in spent.items()}, dict(flops), statistics.median(whole)
+    return {k: statistics.median(v) for k, v in spent.items()}, flops, statistics.median(whole)
 
 
 def main() -> None:
