@@ -35,12 +35,14 @@ class RankingLoss(NamedTuple):
     accuracy: float  # share of pairs ordered correctly (s_better > s_worse)
 
 
-def _check(scores: torch.Tensor, groups: torch.Tensor, levels: torch.Tensor) -> None:
+def _check(scores: torch.Tensor, **per_item: torch.Tensor) -> None:
+    """Raise unless ``scores`` is 1-D and every named tensor of ``per_item`` has its shape."""
     if scores.dim() != 1:
         raise ValueError(f"scores must be 1-D [M], got shape {tuple(scores.shape)}")
-    if groups.shape != scores.shape or levels.shape != scores.shape:
-        raise ValueError(f"scores, groups and levels must have the same shape, got "
-                         f"{tuple(scores.shape)}, {tuple(groups.shape)}, {tuple(levels.shape)}")
+    if any(t.shape != scores.shape for t in per_item.values()):
+        names = ["scores", *per_item]
+        raise ValueError(f"{', '.join(names[:-1])} and {names[-1]} must have the same shape, got "
+                         + ", ".join(str(tuple(t.shape)) for t in (scores, *per_item.values())))
 
 
 def comparable_pairs(groups: torch.Tensor, levels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -66,7 +68,7 @@ def _hinge(scores: torch.Tensor, better: torch.Tensor, worse: torch.Tensor, marg
 def all_pairs_ranking_loss(scores: torch.Tensor, groups: torch.Tensor, levels: torch.Tensor,
                            margin: float = DEFAULT_MARGIN) -> RankingLoss:
     """Hinge ranking loss averaged over all comparable pairs of the batch."""
-    _check(scores, groups, levels)
+    _check(scores, groups=groups, levels=levels)
     better, worse = comparable_pairs(groups, levels)
     return _hinge(scores, better, worse, margin)
 
@@ -99,7 +101,7 @@ def random_pairs(groups: torch.Tensor, levels: torch.Tensor, generator: torch.Ge
 def random_pairs_loss(scores: torch.Tensor, groups: torch.Tensor, levels: torch.Tensor,
                       margin: float = DEFAULT_MARGIN, generator: torch.Generator | None = None) -> RankingLoss:
     """Hinge loss over the pairs of :func:`random_pairs` (the standard Siamese baseline)."""
-    _check(scores, groups, levels)
+    _check(scores, groups=groups, levels=levels)
     better, worse = random_pairs(groups, levels, generator)
     return _hinge(scores, better, worse, margin)
 
@@ -114,7 +116,7 @@ def hard_negative_loss(scores: torch.Tensor, groups: torch.Tensor, levels: torch
                        generator: torch.Generator | None = None) -> RankingLoss:
     """Hard-negative mining as in the paper: M/2 pairs, of which ``fraction`` are the
     comparable pairs with the largest current hinge and the rest random pairs."""
-    _check(scores, groups, levels)
+    _check(scores, groups=groups, levels=levels)
     if not 0.0 <= fraction <= 1.0:
         raise ValueError(f"fraction must be in [0, 1], got {fraction}")
     rb, rw = random_pairs(groups, levels, generator)
@@ -151,7 +153,7 @@ def cross_content_pairs(groups: torch.Tensor, levels: torch.Tensor, min_gap: int
 def cross_content_loss(scores: torch.Tensor, groups: torch.Tensor, levels: torch.Tensor, min_gap: int,
                        margin: float = DEFAULT_MARGIN) -> RankingLoss:
     """Hinge loss averaged over :func:`cross_content_pairs`."""
-    _check(scores, groups, levels)
+    _check(scores, groups=groups, levels=levels)
     better, worse = cross_content_pairs(groups, levels, min_gap)
     return _hinge(scores, better, worse, margin)
 
@@ -207,7 +209,7 @@ def clean_tie_loss(scores: torch.Tensor, levels: torch.Tensor, tolerance: float)
     Reference photos are pristine by assumption (as LIVE's and KADID's are), so they
     should score alike. ``accuracy`` here is the share of pairs within ``tolerance``.
     """
-    _check(scores, levels, levels)
+    _check(scores, levels=levels)
     if tolerance < 0:
         raise ValueError(f"tolerance must be >= 0, got {tolerance}")
     clean = torch.nonzero(levels == 0, as_tuple=True)[0]
