@@ -8,7 +8,9 @@ often a model orders those pairs as the teacher does. A pair counts for both of
 its items' families (``clean`` for level 0), so a low row names a family whose
 place on the common scale the network has not learned: on KADID's human scale
 (:mod:`bench.kadid_scale`) those are the types it misplaces when the teacher
-places them right. Every model sees the same batches.
+places them right. Every model sees the same batches. ``--photos training`` builds
+them from as many of the training photos instead: the gap between the two is how
+much of a network's fit is its training content's.
 
     python bench/teacher_fit.py --models default runs/slim-broad14/model.safetensors
 """
@@ -32,6 +34,7 @@ from broad_eval import _label, load_network, unseen_photos  # noqa: E402
 from rankiqa.train.losses import teacher_pairs  # noqa: E402
 from rankiqa.train.ranking_data import RankedGroups  # noqa: E402
 from rankiqa.train.teacher import UNITS, resolve_teachers  # noqa: E402
+from rankiqa.train.trainer import split_refs  # noqa: E402
 
 
 def make_batches(dataset: RankedGroups, num_batches: int, groups: int, seed: int
@@ -101,12 +104,19 @@ def main() -> None:
     p.add_argument("--groups", type=int, default=6)
     p.add_argument("--crop", type=int, default=128)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--photos", choices=["unseen", "training"], default="unseen",
+                   help="the held-out photos, or as many of the default's training photos (how much of the fit "
+                        "is the training content's)")
     p.add_argument("--json", type=Path, default=None)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     names = resolve_teachers(args.teacher)
     units = torch.tensor([UNITS[n] for n in names])
-    dataset = RankedGroups(unseen_photos(args.refs, args.extra), args.set, args.crop, seed=99, teachers=names)
+    photos = unseen_photos(args.refs, args.extra)
+    if args.photos == "training":
+        train, _ = split_refs([str(args.refs), str(args.extra)], [], 0.1)
+        photos = [train[i] for i in np.random.default_rng(0).choice(len(train), len(photos), replace=False)]
+    dataset = RankedGroups(photos, args.set, args.crop, seed=99, teachers=names)
     batches = make_batches(dataset, args.batches, args.groups, seed=0)
     print(f"{len(batches)} batches ready", file=sys.stderr, flush=True)
     results, spreads = {}, {}
@@ -119,7 +129,7 @@ def main() -> None:
     first = results[next(iter(results))]
     rows = sorted(first, key=lambda f: (f != "ALL", first[f][0]))
     print(f"## Accuracy on the teacher's pairs (`{args.teacher}`, gap {args.gap} units) in {args.batches} batches of "
-          f"{args.groups} groups on {len(dataset.refs)} held-out photos, per family (pairs counted for both items)\n")
+          f"{args.groups} groups on {len(dataset.refs)} {args.photos} photos, per family (pairs counted for both items)\n")
     print("| family | pairs | " + " | ".join(f"`{n}`" for n in results) + " |")
     print("|---" * (len(results) + 2) + "|")
     for f in rows:

@@ -1,7 +1,7 @@
 """``python -m rankiqa.train <command>``: the reproduction tools.
 
 Commands: synthesize, preview, pretrain, finetune, export, evaluate-ranking, live-replica, evaluate,
-crossval, publish, calibrate.
+crossval, publish, calibrate, reproduce.
 Results go to files or stdout; progress and diagnostics to stderr.
 """
 
@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Sequence
 
 from rankiqa._argparse import SuggestingParser
+from rankiqa.errors import RankIQAError
 
 __all__ = ["main"]
 
@@ -212,6 +213,13 @@ def _parser() -> argparse.ArgumentParser:
     cv.add_argument("--jobs", type=_positive_int, default=1, help="splits run in parallel, one thread each")
     cv.add_argument("--json", default=None, help="also write per-split reports and the summary to this file")
     cv.add_argument("--device", default=None)
+
+    rp = sub.add_parser("reproduce", help="retrain a published checkpoint from random weights: every step of its "
+                        "recorded recipe, in order; run again to continue", allow_abbrev=False)
+    rp.add_argument("checkpoint", help="manifest id, e.g. vgg16_slim.rank-broad-haarpsi")
+    rp.add_argument("--out", required=True, help="folder that gets one subfolder per step")
+    rp.add_argument("--dry-run", action="store_true", help="print the steps' commands and stop")
+    rp.add_argument("--manifest", default=None, help="weights_manifest.json to read (default: the packaged one)")
     return p
 
 
@@ -344,6 +352,27 @@ def _cmd_calibrate(a: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_reproduce(a: argparse.Namespace) -> int:
+    from rankiqa.train.reproduce import reproduce, training_chain
+    from rankiqa.weights.checkpoint import sha256_file
+    from rankiqa.weights.manifest import get_record
+
+    manifest = json.loads(Path(a.manifest).read_text()) if a.manifest else None
+    if a.dry_run:
+        for step in training_chain(a.checkpoint, a.out, manifest):
+            print(step.command())
+        return 0
+    code, model = reproduce(a.checkpoint, a.out, manifest)
+    if code == 0:
+        published = get_record(a.checkpoint, manifest).sha256
+        verdict = ("the published weights, bit for bit" if sha256_file(model) == published else
+                   "not the published weights bit for bit (float rounding grows over a run on another CPU or "
+                   "library version); compare the two with evaluate")
+        print(f"{model}: {verdict}", file=sys.stderr)
+        print(model)
+    return code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     args = _parser().parse_args(argv)
@@ -351,10 +380,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                "evaluate-ranking": _cmd_evaluate_ranking, "live-replica": _cmd_live_replica,
                "evaluate": _cmd_evaluate, "export": _cmd_export, "finetune": _cmd_finetune,
                "publish": _cmd_publish, "crossval": _cmd_crossval,
-               "calibrate": _cmd_calibrate}[args.command]
+               "calibrate": _cmd_calibrate, "reproduce": _cmd_reproduce}[args.command]
     try:
         return handler(args)
-    except (ValueError, FileNotFoundError, FileExistsError) as exc:
+    except (ValueError, FileNotFoundError, FileExistsError, RankIQAError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
