@@ -131,7 +131,7 @@ def summary(values: list[float]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--models", nargs="+", default=["default"])
+    ap.add_argument("--models", nargs="*", default=["default"])
     ap.add_argument("--pooling", default=None, help="override every model's crop pooling (default: its own)")
     ap.add_argument("--protocol", default=None, help="override every model's protocol (default: its own)")
     ap.add_argument("--teachers", default="ms_gmsd,haarpsi,mdsi", help="full-reference rows ('': none)")

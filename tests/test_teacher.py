@@ -10,7 +10,7 @@ pytest.importorskip("piq")
 
 from rankiqa.train.crosstype import cross_type_agreement  # noqa: E402
 from rankiqa.train.distortions import SHARED_DRAW, apply_distortion  # noqa: E402
-from rankiqa.train.losses import teacher_loss, teacher_pairs  # noqa: E402
+from rankiqa.train.losses import mean_teacher, teacher_loss, teacher_pairs  # noqa: E402
 from rankiqa.train.ranking_data import RankedGroups, collate_groups, list_images  # noqa: E402
 from rankiqa.train.teacher import TEACHERS, UNITS, resolve_teachers, teacher_scores  # noqa: E402
 
@@ -53,6 +53,21 @@ def test_teacher_pairs_need_agreement_and_gap():
         teacher_pairs(t, units, gap=0)
     with pytest.raises(ValueError, match="units"):
         teacher_pairs(t, torch.ones(3), gap=1.0)
+
+
+def test_mean_teacher_lets_a_confident_teacher_outvote_a_doubtful_one():
+    units = torch.tensor([1.0, 0.5])
+    # 0 vs 1: the first teacher is sure (+3 units), the second mildly against (-0.5 units); 1 vs 2: both agree
+    t = torch.tensor([[4.0, 1.0], [1.0, 1.25], [0.0, 0.0]])
+    assert sorted(zip(*[x.tolist() for x in teacher_pairs(t, units, gap=1.0)])) == [(0, 2), (1, 2)]
+    mean, one = mean_teacher(t, units)
+    assert mean.shape == (3, 1) and one.tolist() == [1.0]
+    assert mean[:, 0].tolist() == pytest.approx([3.0, 1.75, 0.0])  # (4/1 + 1/0.5) / 2, ...
+    assert sorted(zip(*[x.tolist() for x in teacher_pairs(mean, one, gap=1.0)])) == [(0, 1), (0, 2), (1, 2)]
+    inf = mean_teacher(torch.tensor([[float("inf"), 1.0], [0.0, 0.0]]), units)
+    assert teacher_pairs(*inf, gap=1.0)[0].numel() == 0  # a non-finite teacher still makes no pair
+    with pytest.raises(ValueError, match="units"):
+        mean_teacher(t, torch.ones(3))
 
 
 def test_teacher_loss_orders_across_groups():

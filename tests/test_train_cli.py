@@ -97,8 +97,9 @@ def test_pretrain_family_weights_from_the_command_line(refs_dir, tmp_path, capsy
     assert "not among the training families" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(base + ["--family-weights", "[2]", "--out", str(tmp_path / "c")])
-    assert main(base + ["--flip", "--min-scale", "0.7", "--out", str(tmp_path / "d")]) == 0
+    assert main(base + ["--flip", "--min-scale", "0.7", "--teacher", "psnr", "--teacher-mean",
+                        "--out", str(tmp_path / "d")]) == 0
     cfg = json.loads((tmp_path / "d" / "config.json").read_text())
-    assert (cfg["flip"], cfg["min_scale"]) == (True, 0.7)
+    assert (cfg["flip"], cfg["min_scale"], cfg["teacher_mean"]) == (True, 0.7, True)
     assert main(base + ["--min-scale", "2", "--out", str(tmp_path / "e")]) == 2
     assert "min_scale must be in (0, 1]" in capsys.readouterr().err

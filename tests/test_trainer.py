@@ -171,6 +171,21 @@ def test_teacher_hinge_in_training(refs_dir, tmp_path):
         _cfg(refs_dir, tmp_path / "v", teacher="gmsd", teacher_gap=0)
 
 
+def test_mean_teacher_in_training(refs_dir, tmp_path):
+    cfg = _cfg(refs_dir, tmp_path / "t", teacher="gmsd,haarpsi", teacher_gap=1.0)
+    # Teacher [M, 2]: item 0 far better by gmsd, a little worse by haarpsi; agreement makes no pair, the mean one.
+    teacher = torch.tensor([[0.3, 0.70], [0.0, 0.75]])
+    scores, groups, levels = torch.tensor([0.0, 0.0]), torch.tensor([0, 1]), torch.tensor([0, 0])
+    _, agree = training_loss(cfg, 0, scores, groups, levels, teacher)
+    _, mean = training_loss(PretrainConfig(**{**cfg.__dict__, "teacher_mean": True}), 0, scores, groups, levels,
+                            teacher)
+    assert agree["teacher"].num_pairs == 0 and mean["teacher"].num_pairs == 1
+    pytest.importorskip("piq")
+    path = pretrain(_cfg(refs_dir, tmp_path / "r", iters=2, crop_size=48, families="gblur,jpeg",
+                         teacher="gmsd,haarpsi", teacher_mean=True))
+    assert read_card(path)["training"]["config"]["teacher_mean"] is True
+
+
 def test_clean_tie_in_training(refs_dir, tmp_path):
     path = pretrain(_cfg(refs_dir, tmp_path / "t", iters=3, groups_per_batch=3, clean_tie=2.0,
                          clean_tie_tolerance=0.25))

@@ -92,6 +92,9 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--teacher-weight", type=float, default=1.0, help="weight of the teacher hinge")
     t.add_argument("--teacher-scaled-margin", action="store_true",
                    help="each teacher pair's margin is --margin times the teachers' gap in units, not --margin")
+    t.add_argument("--teacher-mean", action="store_true",
+                   help="several --teacher as one, the mean of their scores in units, instead of the pairs all "
+                        "of them agree on")
     t.add_argument("--clean-tie", type=float, default=0.0,
                    help="weight of a hinge pulling the clean crops of a batch (other photos included) to one "
                         "score (default: 0, off)")
@@ -322,9 +325,9 @@ def _cmd_pretrain(a: argparse.Namespace) -> int:
         iters=a.iters, groups_per_batch=a.groups, groups_per_photo=a.groups_per_photo, crop_size=a.crop, lr=a.lr,
         lr_step=a.lr_step, lr_gamma=a.lr_gamma, momentum=a.momentum, weight_decay=a.weight_decay, margin=a.margin,
         loss=a.loss, cross_gap=a.cross_gap, cross_weight=a.cross_weight, teacher=a.teacher, teacher_gap=a.teacher_gap,
-        teacher_weight=a.teacher_weight, teacher_scaled=a.teacher_scaled_margin, clean_tie=a.clean_tie,
-        clean_tie_tolerance=a.clean_tie_tolerance, flip=a.flip, min_scale=a.min_scale, init=a.init, widen=a.widen,
-        seed=a.seed,
+        teacher_weight=a.teacher_weight, teacher_scaled=a.teacher_scaled_margin, teacher_mean=a.teacher_mean,
+        clean_tie=a.clean_tie, clean_tie_tolerance=a.clean_tie_tolerance, flip=a.flip, min_scale=a.min_scale,
+        init=a.init, widen=a.widen, seed=a.seed,
         workers=a.workers, threads=a.threads, checkpoint_every=a.checkpoint_every, eval_every=a.eval_every,
         eval_groups=a.eval_groups, device=a.device,
     )

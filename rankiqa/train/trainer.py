@@ -35,7 +35,8 @@ from rankiqa.api import select_device
 from rankiqa.models import build_model
 from rankiqa.train.distortions import resolve_set, weighted_families
 from rankiqa.train.losses import (LOSSES, all_pairs_ranking_loss, clean_tie_loss, cross_content_loss, hard_fraction,
-                                  hard_negative_loss, random_pairs_loss, teacher_loss, DEFAULT_MARGIN, RankingLoss)
+                                  hard_negative_loss, mean_teacher, random_pairs_loss, teacher_loss, DEFAULT_MARGIN,
+                                  RankingLoss)
 from rankiqa.train.metrics import group_ranking_metrics
 from rankiqa.train.ranking_data import GroupBatchSampler, RankedGroups, check_min_scale, list_images, make_loader
 from rankiqa.train.teacher import UNITS, resolve_teachers
@@ -92,6 +93,9 @@ class PretrainConfig:
     teacher_weight: float = 1.0
     # Teacher margin proportional to the teachers' gap (losses.teacher_loss(scaled=True)).
     teacher_scaled: bool = False
+    # Several teachers as one: the mean of their scores in units (losses.mean_teacher) instead of
+    # pairs that every teacher agrees on.
+    teacher_mean: bool = False
     # Weight of a hinge pulling the batch's clean crops to one score, within clean_tie_tolerance
     # (losses.clean_tie_loss; 0 = off).
     clean_tie: float = 0.0
@@ -192,6 +196,8 @@ def training_loss(cfg: PretrainConfig, it: int, scores, groups, levels, teacher=
         if teacher is None:
             raise ValueError(f"the run uses teachers {names} but the batch carries no teacher scores")
         units = torch.tensor([UNITS[n] for n in names], dtype=teacher.dtype, device=teacher.device)
+        if cfg.teacher_mean:
+            teacher, units = mean_teacher(teacher, units)
         parts["teacher"] = teacher_loss(scores, teacher, units, cfg.teacher_gap, cfg.margin,
                                           cfg.teacher_scaled)
         total = total + cfg.teacher_weight * parts["teacher"].loss
