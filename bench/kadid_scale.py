@@ -53,7 +53,7 @@ from rankiqa.train.distortions.colour import (_color_diffusion_gain, _color_shif
 from rankiqa.train.distortions.compression import _jp2k_ratio, _jpeg_q  # noqa: E402
 from rankiqa.train.distortions.noise import _impulse, _multiplicative, _white_noise, _ycc_noise  # noqa: E402
 from rankiqa.train.distortions.spatial import _blocks, _patches, _pixelate, _quantize_adaptive  # noqa: E402
-from rankiqa.train.teacher import resolve_teachers, teacher_scores  # noqa: E402
+from rankiqa.train.teacher import UNITS, resolve_teachers, teacher_scores  # noqa: E402
 
 #: Our family for each KADID-10k distortion type (its number in the file names).
 KADID_TYPES: dict[str, int] = {
@@ -134,7 +134,9 @@ def main() -> None:
     ap.add_argument("--models", nargs="*", default=["default"])
     ap.add_argument("--pooling", default=None, help="override every model's crop pooling (default: its own)")
     ap.add_argument("--protocol", default=None, help="override every model's protocol (default: its own)")
-    ap.add_argument("--teachers", default="ms_gmsd,haarpsi,mdsi", help="full-reference rows ('': none)")
+    ap.add_argument("--teachers", default="ms_gmsd,haarpsi,mdsi",
+                    help="full-reference rows ('': none); 'a+b' is the mean of a and b in units, as "
+                         "pretrain --teacher a,b --teacher-mean")
     ap.add_argument("--labels", type=Path,
                     default=ROOT.parent / "shared/data/labels/meta_info_KADID10kDataset.csv")
     ap.add_argument("--refs", type=Path, default=ROOT.parent / "shared" / "data" / "refs")
@@ -160,10 +162,16 @@ def main() -> None:
     print(f"{len(photos)} photos x {len(keys)} versions ready", file=sys.stderr)
 
     scores: dict[str, list[np.ndarray]] = {}  # scorer -> one array of 115 scores per photo, higher = better
-    for name in resolve_teachers(args.teachers):
-        scores[f"teacher `{name}` (full-reference, against the clean photo)"] = [
-            _teacher(name, clean, versions) for clean, versions in versions_of.values()]
-        print(f"{name} done", file=sys.stderr)
+    each: dict[str, list[np.ndarray]] = {}
+    for spec in filter(None, args.teachers.split(",")):
+        names = resolve_teachers(spec.replace("+", ","))
+        for name in names:
+            if name not in each:
+                each[name] = [_teacher(name, clean, versions) for clean, versions in versions_of.values()]
+                print(f"{name} done", file=sys.stderr)
+        # "a+b": the teachers as pretrain --teacher a,b --teacher-mean sees them, the mean in units
+        scores[f"teacher `{spec}` (full-reference, against the clean photo)"] = [
+            sum(each[n][i] / UNITS[n] for n in names) / len(names) for i in range(len(photos))]
     for model in args.models:
         scorer = load_model(model, device="cpu", pooling=args.pooling, protocol=args.protocol)
         scores[f"`{scorer.name}` ({scorer.views_label()})"] = [
