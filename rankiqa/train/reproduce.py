@@ -11,7 +11,9 @@ before. Seeds are the recorded ones, so the replay is the recipe, not a new one.
 
 It is resumable: a step whose folder holds its exported model is skipped, and a
 step interrupted mid-run continues from its last training state (``--resume``),
-so a chain longer than one sitting is the same command run again.
+so a chain longer than one sitting is the same command run again. Data paths
+(``--refs``, ``--dataset``) are used as recorded, relative to the folder it runs
+in: the repository root, beside ``../shared``, as in the README.
 """
 
 from __future__ import annotations
