@@ -129,7 +129,8 @@ def main() -> None:
     first = results[next(iter(results))]
     rows = sorted(first, key=lambda f: (f != "ALL", first[f][0]))
     print(f"## Accuracy on the teacher's pairs (`{args.teacher}`, gap {args.gap} units) in {args.batches} batches of "
-          f"{args.groups} groups on {len(dataset.refs)} {args.photos} photos, per family (pairs counted for both items)\n")
+          f"{args.groups} groups on {len(dataset.refs)} {args.photos} photos, per family "
+          "(pairs counted for both items)\n")
     print("| family | pairs | " + " | ".join(f"`{n}`" for n in results) + " |")
     print("|---" * (len(results) + 2) + "|")
     for f in rows:

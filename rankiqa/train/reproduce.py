@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import shlex
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -155,11 +155,10 @@ def reproduce(checkpoint: str, out_root: str | Path, manifest: dict[str, Any] | 
         if step.model.exists():
             log(f"{head}: done before, {step.model}")
             continue
-        argv = step.argv
-        if (step.out / STATE_FILE).exists() and "--resume" not in argv:
-            argv = argv + ["--resume"]
-        log(f"{head}: {shlex.join(PREFIX + argv)}")
-        code = run(argv)
+        if (step.out / STATE_FILE).exists() and "--resume" not in step.argv:
+            step = replace(step, argv=step.argv + ["--resume"])
+        log(f"{head}: {step.command()}")
+        code = run(step.argv)
         if code != 0:
             log(f"{head} failed (exit code {code}); run the same command again to continue from it")
             return code, step.model
