@@ -8,7 +8,7 @@ from safetensors.torch import load_file
 from rankiqa.api import load_model
 from rankiqa.train.datasets import Sample
 from rankiqa.train.finetune import FinetuneConfig, finetune, reference_split
-from rankiqa.train.trainer import STATE_FILE
+from rankiqa.train.config import STATE_FILE
 
 
 def test_reference_split_is_disjoint_and_seeded():

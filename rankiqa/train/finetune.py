@@ -33,12 +33,11 @@ from rankiqa.train.datasets import Dataset, Sample, load_dataset
 from rankiqa.train.ranking_data import read_rgb
 from rankiqa.api import select_device
 from rankiqa.train.state import load_state, save_state
-from rankiqa.train.trainer import STATE_FILE
+from rankiqa.train.config import MODEL_FILE, STATE_FILE
 from rankiqa.weights.checkpoint import network_from_checkpoint, save_checkpoint
 
 __all__ = ["FinetuneConfig", "finetune", "reference_split"]
 
-MODEL_FILE = "model.safetensors"
 MIN_CALIBRATION_CORR = 0.2
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from rankiqa.train.trainer import MODEL_FILE, STATE_FILE
+from rankiqa.train.config import MODEL_FILE, STATE_FILE
 from rankiqa.weights.manifest import get_record, load_manifest
 
 __all__ = ["Step", "training_chain", "reproduce"]
@@ -76,8 +76,8 @@ def _replace(argv: list[str], name: str, value: str) -> list[str]:
     return out
 
 
-def _recorded_commands(checkpoint: str, manifest: dict[str, Any] | None) -> list[list[str]]:
-    """The recorded training commands of one manifest entry, as argument lists after the module prefix."""
+def _recorded_commands(checkpoint: str, manifest: dict[str, Any] | None) -> list[tuple[list[str], str]]:
+    """The recorded training commands of one manifest entry: (arguments after the module prefix, its --out)."""
     record = get_record(checkpoint, manifest)
     text = record.training.get("command")
     if not isinstance(text, str) or not text.strip():
@@ -88,9 +88,10 @@ def _recorded_commands(checkpoint: str, manifest: dict[str, Any] | None) -> list
         if argv[:3] != PREFIX or len(argv) < 4 or argv[3] not in TRAINING_COMMANDS:
             raise ValueError(f"{checkpoint}: cannot replay {part.strip()!r} (only "
                              f"'{' '.join(PREFIX)} {'/'.join(TRAINING_COMMANDS)}' steps are replayed)")
-        if _option(argv, "--out") is None:
+        out = _option(argv, "--out")
+        if out is None:
             raise ValueError(f"{checkpoint}: the step {part.strip()!r} has no --out")
-        commands.append(argv[3:])
+        commands.append((argv[3:], out))
     return commands
 
 
@@ -112,7 +113,7 @@ def training_chain(checkpoint: str, out_root: str | Path, manifest: dict[str, An
             raise ValueError(f"{cp}: its recipe starts from itself (a cycle through {' -> '.join(seen)})")
         seen.append(cp)
         commands = _recorded_commands(cp, manifest)
-        for argv in commands:
+        for argv, recorded_out in commands:
             init = _option(argv, "--init")
             if init is not None and init not in known:
                 init = str(Path(init))  # a file: spelled as the earlier step's --out spells it
@@ -121,7 +122,6 @@ def training_chain(checkpoint: str, out_root: str | Path, manifest: dict[str, An
                                      "model of an earlier step of its recipe")
             elif init is not None and init not in made:
                 visit(init)
-            recorded_out = _option(argv, "--out")
             out = root / Path(recorded_out).name
             if any(s.out == out for s in steps):
                 raise ValueError(f"{cp}: two steps of the chain write to {out}")

@@ -1,0 +1,136 @@
+"""What a ranking run depends on (``PretrainConfig``, saved into its checkpoints) and its file names."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rankiqa.train.distortions import resolve_set, weighted_families
+from rankiqa.train.losses import DEFAULT_MARGIN, LOSSES
+from rankiqa.train.ranking_data import check_min_scale, list_images
+from rankiqa.train.teacher import resolve_teachers
+
+__all__ = ["PretrainConfig", "split_refs", "STATE_FILE", "MODEL_FILE", "HELDOUT_SPLIT_SEED"]
+
+STATE_FILE = "state.safetensors"
+MODEL_FILE = "model.safetensors"
+HELDOUT_SPLIT_SEED = 20170101  # fixed, so every run holds out the same photos
+
+
+@dataclass
+class PretrainConfig:
+    """Everything a ranking run depends on; saved into its checkpoints."""
+
+    refs: list[str]
+    out: str
+    families: str = "live"
+    # Sampling weights of the full set's families (set or family name ->
+    # integer; the warm-up stage and the held-out check stay unweighted).
+    family_weights: dict[str, int] = field(default_factory=dict)
+    # Curriculum: the first warmup_iters iterations train on warmup_families
+    # (e.g. live_wide, which a random network learns to order in ~100
+    # iterations) before the full set; 0 = off.
+    warmup_families: str = ""
+    warmup_iters: int = 0
+    arch: str = "vgg16"
+    arch_kwargs: dict[str, Any] = field(default_factory=dict)
+    iters: int = 50000
+    groups_per_batch: int = 8
+    # Groups of a batch that share one photo and crop under different families
+    # (1 = every group its own photo, as the paper); see GroupBatchSampler.
+    groups_per_photo: int = 1
+    crop_size: int = 224
+    lr: float = 1e-4
+    lr_step: int = 10000
+    lr_gamma: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    margin: float = DEFAULT_MARGIN
+    loss: str = "all_pairs"
+    hard_every: int = 5000
+    # Extra hinge over pairs of different photos at least this many levels
+    # apart (0 = off, the paper's loss); see losses.cross_content_pairs.
+    cross_gap: int = 0
+    cross_weight: float = 1.0
+    # Extra hinge over any two items of a batch that full-reference teachers
+    # (comma-separated names, "" = off) agree on by >= teacher_gap units;
+    # see losses.teacher_pairs.
+    teacher: str = ""
+    teacher_gap: float = 1.0
+    teacher_weight: float = 1.0
+    # Teacher margin proportional to the teachers' gap (losses.teacher_loss(scaled=True)).
+    teacher_scaled: bool = False
+    # Several teachers as one: the mean of their scores in units (losses.mean_teacher) instead of
+    # pairs that every teacher agrees on.
+    teacher_mean: bool = False
+    # Weight of a hinge pulling the batch's clean crops to one score, within clean_tie_tolerance
+    # (losses.clean_tie_loss; 0 = off).
+    clean_tie: float = 0.0
+    clean_tie_tolerance: float = 0.5
+    # Content augmentation of the training photos (ranking_data.augment_photo): mirror images, and
+    # downscales by a random factor in [min_scale, 1]; the held-out check sees the photos as they are.
+    flip: bool = False
+    min_scale: float = 1.0
+    init: str | None = None  # checkpoint (file or manifest id) to start from instead of random weights
+    # Grow the --init network to arch_kwargs' wider layers, keeping its function (rankiqa.train.widen).
+    widen: bool = False
+    seed: int = 0
+    heldout: list[str] = field(default_factory=list)
+    heldout_fraction: float = 0.1
+    eval_every: int = 1000
+    eval_groups: int = 64
+    checkpoint_every: int = 500
+    log_every: int = 10
+    workers: int = 0
+    device: str | None = None
+    threads: int | None = None
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.loss not in LOSSES:
+            raise ValueError(f"unknown loss {self.loss!r}; choose from {', '.join(LOSSES)}")
+        for name in ("iters", "groups_per_batch", "lr_step", "checkpoint_every", "log_every", "eval_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.groups_per_photo < 1 or self.groups_per_batch % self.groups_per_photo:
+            raise ValueError(f"groups_per_batch ({self.groups_per_batch}) must be a multiple of groups_per_photo "
+                             f"({self.groups_per_photo})")
+        if not 0 <= self.heldout_fraction < 1:
+            raise ValueError("heldout_fraction must be in [0, 1)")
+        if self.cross_gap < 0 or self.cross_weight < 0:
+            raise ValueError(f"cross_gap and cross_weight must be >= 0, got {self.cross_gap}, {self.cross_weight}")
+        if self.clean_tie < 0 or self.clean_tie_tolerance < 0:
+            raise ValueError(f"clean_tie and clean_tie_tolerance must be >= 0, got {self.clean_tie}, "
+                             f"{self.clean_tie_tolerance}")
+        check_min_scale(self.min_scale)
+        if self.teacher_gap <= 0 or self.teacher_weight < 0:
+            raise ValueError(f"teacher_gap must be > 0 and teacher_weight >= 0, got {self.teacher_gap}, "
+                             f"{self.teacher_weight}")
+        weighted_families(resolve_set(self.families), self.family_weights)
+        if self.warmup_iters < 0 or bool(self.warmup_iters) != bool(self.warmup_families):
+            raise ValueError("warmup_families and warmup_iters > 0 go together "
+                             f"(got {self.warmup_families!r}, {self.warmup_iters})")
+        if self.warmup_families:
+            resolve_set(self.warmup_families)
+        resolve_teachers(self.teacher)
+        if self.widen and not self.init:
+            raise ValueError("widen grows the --init network: pass --init")
+
+
+def split_refs(refs: list[str], heldout: list[str], fraction: float) -> tuple[list[Path], list[Path]]:
+    """Training and held-out photos: ``heldout`` if given, else a fixed ``fraction`` of ``refs``."""
+    train = [p for r in refs for p in list_images(r)]
+    if not train:
+        raise ValueError(f"no images found in {refs}")
+    if heldout:
+        held = [p for r in heldout for p in list_images(r)]
+        held_set = set(held)
+        return [p for p in train if p not in held_set], held
+    n_held = int(round(fraction * len(train)))
+    perm = np.random.default_rng(HELDOUT_SPLIT_SEED).permutation(len(train))
+    held_idx = set(perm[:n_held].tolist())
+    return ([p for i, p in enumerate(train) if i not in held_idx],
+            [p for i, p in enumerate(train) if i in held_idx])
