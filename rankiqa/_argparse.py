@@ -1,4 +1,4 @@
-"""argparse that answers a mistyped command, choice or option with "did you mean ..."."""
+"""argparse that answers a mistyped command, choice or option with "did you mean ...", and shared argument types."""
 
 from __future__ import annotations
 
@@ -8,7 +8,18 @@ from typing import Any, Sequence
 
 from rankiqa._names import unknown_name_message
 
-__all__ = ["SuggestingParser"]
+__all__ = ["SuggestingParser", "positive_int"]
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
 
 
 class SuggestingParser(argparse.ArgumentParser):

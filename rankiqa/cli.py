@@ -15,21 +15,11 @@ from pathlib import Path
 from typing import Sequence
 
 from rankiqa import __version__
-from rankiqa._argparse import SuggestingParser
+from rankiqa._argparse import SuggestingParser, positive_int
 
 __all__ = ["main"]
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_ERROR = 0, 1, 2
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -45,7 +35,7 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument("--model", default="default", help="checkpoint id or .safetensors path (default: default)")
         sp.add_argument("--protocol", choices=PROTOCOLS, default=None,
                         help="crops to score (default: the checkpoint's, usually paper)")
-        sp.add_argument("--crops", type=_positive_int, default=None,
+        sp.add_argument("--crops", type=positive_int, default=None,
                         help="random crops of the paper protocol (default: the checkpoint's)")
         sp.add_argument("--pooling", choices=POOLINGS, default=None,
                         help="crop scores to one score: mean, or weighted by each crop's detail "
@@ -54,9 +44,9 @@ def _parser() -> argparse.ArgumentParser:
         fmt = sp.add_mutually_exclusive_group()
         fmt.add_argument("--json", action="store_true", help="JSON on stdout")
         fmt.add_argument("--csv", action="store_true", help="CSV on stdout")
-        sp.add_argument("--batch-size", type=_positive_int, default=DEFAULT_BATCH_SIZE, help="crops per forward pass")
+        sp.add_argument("--batch-size", type=positive_int, default=DEFAULT_BATCH_SIZE, help="crops per forward pass")
         sp.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: best available)")
-        sp.add_argument("--threads", type=_positive_int, default=None, help="CPU threads for torch")
+        sp.add_argument("--threads", type=positive_int, default=None, help="CPU threads for torch")
         sp.add_argument("--precision", choices=PRECISIONS, default=DEFAULT_PRECISION,
                         help=f"network arithmetic (default: {DEFAULT_PRECISION} = bfloat16 on CPUs that have it, "
                              "else float32; float32: the same scores on every machine)")
@@ -67,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     scoring_args(sub.add_parser("score", help="score images", allow_abbrev=False))
     r = sub.add_parser("rank", help="rank images, best first", allow_abbrev=False)
     scoring_args(r)
-    r.add_argument("--top", type=_positive_int, default=None, help="print only the N best")
+    r.add_argument("--top", type=positive_int, default=None, help="print only the N best")
     r.add_argument("--html", metavar="REPORT.html", default=None,
                    help="also write a self-contained HTML report (thumbnails best first, histogram, failures)")
     r.add_argument("--no-maps", action="store_true", help="with --html: no quality map per image (faster)")
@@ -76,7 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     mp.add_argument("image", metavar="IMAGE")
     mp.add_argument("-o", "--output", required=True, metavar="MAP.png", help="where to write the heat map")
     mp.add_argument("--model", default="default", help="checkpoint id or .safetensors path (default: default)")
-    mp.add_argument("--stride", type=_positive_int, default=None,
+    mp.add_argument("--stride", type=positive_int, default=None,
                     help="pixels between windows (default: the network's feature stride, 32)")
     mp.add_argument("--method", choices=("features", "crops"), default="features",
                     help="features: one pass over the image (default); crops: cut and score each window")
@@ -84,7 +74,7 @@ def _parser() -> argparse.ArgumentParser:
                     help="scores at the ends of the colour bar (default: the map's own range)")
     mp.add_argument("--json", action="store_true", help="the map's numbers as JSON on stdout")
     mp.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: best available)")
-    mp.add_argument("--threads", type=_positive_int, default=None, help="CPU threads for torch")
+    mp.add_argument("--threads", type=positive_int, default=None, help="CPU threads for torch")
     mp.add_argument("--raw", action="store_true", help="the network's raw values instead of the 0-100 scale")
     m = sub.add_parser("models", help="list checkpoints", allow_abbrev=False)
     m.add_argument("--json", action="store_true")

@@ -134,9 +134,18 @@ def test_evaluate_cli_records_the_protocol(tiny_ckpt, tmp_path, capsys):
     (tmp_path / "rated.csv").write_text("\n".join(rows) + "\n")
     for extra, expected in (([], "paper, 30 crops"), (["--protocol", "full"], "full"),
                             (["--pooling", "activity"], "paper, 30 crops, activity pooling"),
-                            (["--protocol", "full", "--pooling", "activity"], "full")):  # full: area weights
+                            (["--protocol", "full", "--pooling", "activity"], "full"),  # full: area weights
+                            (["--crops", "3"], "paper, 3 crops")):
         out = tmp_path / "report.json"
         assert main(["evaluate", "--model", str(tiny_ckpt), "--dataset", f"csv:{tmp_path / 'rated.csv'}",
                      "--json", str(out), *extra]) == 0
         report = json.loads(out.read_text())
         assert report["protocol"] == expected and report["all"]["n"] == 4
+
+
+def test_evaluate_cli_rejects_a_bad_crop_count(capsys):
+    from rankiqa.train.__main__ import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["evaluate", "--model", "default", "--dataset", "live-replica:x", "--crops", "0"])
+    assert exit_.value.code == 2 and "must be >= 1" in capsys.readouterr().err

@@ -14,17 +14,10 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from rankiqa._argparse import SuggestingParser
+from rankiqa._argparse import SuggestingParser, positive_int
 from rankiqa.errors import RankIQAError
 
 __all__ = ["main"]
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
 
 
 def _json_dict(text: str) -> dict:
@@ -57,7 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--image", required=True)
     v.add_argument("--set", default="live")
     v.add_argument("--out", required=True, help="output image, e.g. sheet.png")
-    v.add_argument("--thumb", type=_positive_int, default=160)
+    v.add_argument("--thumb", type=positive_int, default=160)
 
     t = sub.add_parser("pretrain", help="ranking pre-training (all-pairs Siamese)", allow_abbrev=False)
     t.add_argument("--refs", required=True, nargs="+", help="folders/files of clean training photos")
@@ -69,13 +62,13 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--warmup-iters", type=int, default=0)
     t.add_argument("--arch", default="vgg16")
     t.add_argument("--arch-kwargs", type=_json_dict, default={}, help="JSON object, e.g. '{\"width\": 0.125}'")
-    t.add_argument("--iters", type=_positive_int, default=50000)
-    t.add_argument("--groups", type=_positive_int, default=8, help="groups (photo x family) per batch")
-    t.add_argument("--groups-per-photo", type=_positive_int, default=1,
+    t.add_argument("--iters", type=positive_int, default=50000)
+    t.add_argument("--groups", type=positive_int, default=8, help="groups (photo x family) per batch")
+    t.add_argument("--groups-per-photo", type=positive_int, default=1,
                    help="groups of a batch sharing one photo and crop under different families (1: the paper)")
-    t.add_argument("--crop", type=_positive_int, default=224)
+    t.add_argument("--crop", type=positive_int, default=224)
     t.add_argument("--lr", type=float, default=1e-4)
-    t.add_argument("--lr-step", type=_positive_int, default=10000)
+    t.add_argument("--lr-step", type=positive_int, default=10000)
     t.add_argument("--lr-gamma", type=float, default=0.1)
     t.add_argument("--momentum", type=float, default=0.9)
     t.add_argument("--weight-decay", type=float, default=5e-4)
@@ -110,9 +103,9 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--workers", type=int, default=2, help="DataLoader workers synthesising batches")
     t.add_argument("--threads", type=int, default=None, help="torch threads for the training step")
-    t.add_argument("--checkpoint-every", type=_positive_int, default=500)
-    t.add_argument("--eval-every", type=_positive_int, default=1000)
-    t.add_argument("--eval-groups", type=_positive_int, default=64)
+    t.add_argument("--checkpoint-every", type=positive_int, default=500)
+    t.add_argument("--eval-every", type=positive_int, default=1000)
+    t.add_argument("--eval-groups", type=positive_int, default=64)
     t.add_argument("--out", required=True)
     t.add_argument("--resume", action="store_true", help="continue from OUT/state.safetensors")
     t.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: best available)")
@@ -122,7 +115,7 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--model", required=True, help="checkpoint file (.safetensors)")
     e.add_argument("--refs", required=True, nargs="+")
     e.add_argument("--set", default="live")
-    e.add_argument("--groups", type=_positive_int, default=128)
+    e.add_argument("--groups", type=positive_int, default=128)
     e.add_argument("--crop", type=int, default=None, help="default: the checkpoint's crop size")
     e.add_argument("--plot", default=None, help="write a PNG histogram of scores by level")
     e.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -136,16 +129,16 @@ def _parser() -> argparse.ArgumentParser:
                    help="all images, or the training part of a reference-disjoint split")
     f.add_argument("--split-seed", type=int, default=0)
     f.add_argument("--train-fraction", type=float, default=0.8)
-    f.add_argument("--epochs", type=_positive_int, default=30)
-    f.add_argument("--batch-size", type=_positive_int, default=16)
+    f.add_argument("--epochs", type=positive_int, default=30)
+    f.add_argument("--batch-size", type=positive_int, default=16)
     f.add_argument("--crop", type=int, default=None, help="default: the --init checkpoint's")
     f.add_argument("--lr", type=float, default=1e-3)
-    f.add_argument("--lr-step-epochs", type=_positive_int, default=20)
+    f.add_argument("--lr-step-epochs", type=positive_int, default=20)
     f.add_argument("--lr-gamma", type=float, default=0.1)
     f.add_argument("--weight-decay", type=float, default=5e-4)
     f.add_argument("--seed", type=int, default=0)
     f.add_argument("--threads", type=int, default=None)
-    f.add_argument("--checkpoint-every", type=_positive_int, default=100)
+    f.add_argument("--checkpoint-every", type=positive_int, default=100)
     f.add_argument("--out", required=True)
     f.add_argument("--resume", action="store_true")
     f.add_argument("--device", default=None)
@@ -193,6 +186,8 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--dataset", required=True, help="NAME:PATH, e.g. live-replica:runs/live_replica")
     ev.add_argument("--protocol", choices=("paper", "grid", "full"), default=None)
     ev.add_argument("--pooling", choices=POOLINGS, default=None, help="default: the checkpoint's")
+    ev.add_argument("--crops", type=positive_int, default=None,
+                    help="random crops of the paper protocol (default: the checkpoint's)")
     ev.add_argument("--json", default=None, help="also write the report as JSON to this file")
     ev.add_argument("--psnr-baseline", action="store_true",
                     help="also report full-reference PSNR (live-replica only), to check the replica")
@@ -203,9 +198,9 @@ def _parser() -> argparse.ArgumentParser:
                         "repeated reference-disjoint splits", allow_abbrev=False)
     cv.add_argument("--init", default=None, help="ranking checkpoint (id or .safetensors); omit for the baseline alone")
     cv.add_argument("--dataset", required=True, help="NAME:PATH, e.g. live-replica:runs/live_replica")
-    cv.add_argument("--splits", type=_positive_int, default=10, help="split seeds 0..N-1 (default 10)")
+    cv.add_argument("--splits", type=positive_int, default=10, help="split seeds 0..N-1 (default 10)")
     cv.add_argument("--train-fraction", type=float, default=0.8)
-    cv.add_argument("--epochs", type=_positive_int, default=15)
+    cv.add_argument("--epochs", type=positive_int, default=15)
     cv.add_argument("--lr", type=float, default=1e-3)
     cv.add_argument("--no-baseline", action="store_true", help="skip the from-scratch baseline")
     cv.add_argument("--arch", default=None, help="baseline architecture (default: the --init checkpoint's)")
@@ -213,7 +208,7 @@ def _parser() -> argparse.ArgumentParser:
     cv.add_argument("--crop", type=int, default=None)
     cv.add_argument("--protocol", choices=("paper", "grid", "full"), default=None)
     cv.add_argument("--pooling", choices=POOLINGS, default=None, help="default: the --init entry's")
-    cv.add_argument("--jobs", type=_positive_int, default=1, help="splits run in parallel, one thread each")
+    cv.add_argument("--jobs", type=positive_int, default=1, help="splits run in parallel, one thread each")
     cv.add_argument("--json", default=None, help="also write per-split reports and the summary to this file")
     cv.add_argument("--device", default=None)
 
@@ -267,7 +262,7 @@ def _cmd_evaluate(a: argparse.Namespace) -> int:
     from rankiqa.train.evaluation import evaluate_dataset, metrics_table, scored_with
 
     dataset = load_dataset(a.dataset)
-    scores, protocol = scored_with(a.model, dataset, a.protocol, a.device, pooling=a.pooling)
+    scores, protocol = scored_with(a.model, dataset, a.protocol, a.device, pooling=a.pooling, num_crops=a.crops)
     report = {"model": a.model, "protocol": protocol, **evaluate_dataset(scores, dataset)}
     print(f"### {a.model} on {dataset.name} ({len(dataset.samples)} images, target {dataset.score_name})\n")
     print(metrics_table(report))

@@ -114,11 +114,13 @@ def score_dataset(model: str | Path, dataset: Dataset, protocol: str | None = No
 
 
 def scored_with(model: str | Path, dataset: Dataset, protocol: str | None = None, device: str | None = None,
-                progress: bool = True, pooling: str | None = None) -> tuple[list[float], str]:
+                progress: bool = True, pooling: str | None = None, num_crops: int | None = None
+                ) -> tuple[list[float], str]:
     """:func:`score_dataset`'s scores and the protocol they were scored with, e.g.
-    ``"paper, 15 crops, activity pooling"``; ``protocol`` and ``pooling`` default to the checkpoint's."""
+    ``"paper, 15 crops, activity pooling"``; ``protocol``, ``pooling`` and ``num_crops`` default to the
+    checkpoint's."""
     from rankiqa.api import load_model
 
-    scorer = load_model(model, device=device, protocol=protocol, pooling=pooling)
+    scorer = load_model(model, device=device, protocol=protocol, pooling=pooling, num_crops=num_crops)
     scores, _ = scorer.score_with_errors([x.path for x in dataset.samples], progress=progress)
     return scores, scorer.views_label()
