@@ -134,6 +134,9 @@ def main() -> None:
     ap.add_argument("--models", nargs="*", default=["default"])
     ap.add_argument("--pooling", default=None, help="override every model's crop pooling (default: its own)")
     ap.add_argument("--protocol", default=None, help="override every model's protocol (default: its own)")
+    ap.add_argument("--crops", type=int, default=None, help="override every model's paper-protocol crop count")
+    ap.add_argument("--crop-size", type=int, default=None,
+                    help="override every model's crop size in pixels (a network trained on one size scored on another)")
     ap.add_argument("--teachers", default="ms_gmsd,haarpsi,mdsi",
                     help="full-reference rows ('': none); 'a+b' is the mean of a and b in units, as "
                          "pretrain --teacher a,b --teacher-mean")
@@ -173,8 +176,9 @@ def main() -> None:
         scores[f"teacher `{spec}` (full-reference, against the clean photo)"] = [
             sum(each[n][i] / UNITS[n] for n in names) / len(names) for i in range(len(photos))]
     for model in args.models:
-        scorer = load_model(model, device="cpu", pooling=args.pooling, protocol=args.protocol)
-        scores[f"`{scorer.name}` ({scorer.views_label()})"] = [
+        scorer = load_model(model, device="cpu", pooling=args.pooling, protocol=args.protocol, num_crops=args.crops)
+        scorer.crop_size = args.crop_size or scorer.crop_size
+        scores[f"`{scorer.name}` ({scorer.views_label()}, {scorer.crop_size} px)"] = [
             np.asarray(scorer.score(versions)) for _, versions in versions_of.values()]
         print(f"{model} done", file=sys.stderr)
     for label, per_photo in scores.items():
