@@ -8,7 +8,7 @@ from typing import Any, Sequence
 
 from rankiqa._names import unknown_name_message
 
-__all__ = ["SuggestingParser", "positive_int"]
+__all__ = ["SuggestingParser", "positive_int", "positive_int_list"]
 
 
 def positive_int(text: str) -> int:
@@ -20,6 +20,11 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
     return value
+
+
+def positive_int_list(text: str) -> list[int]:
+    """An argparse type: comma-separated integers >= 1, e.g. ``128,192``."""
+    return [positive_int(t.strip()) for t in text.split(",")]
 
 
 class SuggestingParser(argparse.ArgumentParser):

@@ -81,6 +81,23 @@ def test_sampler_groups_per_photo(refs_dir):
         GroupBatchSampler(len(ds), 5, per_photo=5, families=ds.families)
 
 
+def test_sampler_mixes_crop_sizes_per_batch(refs_dir):
+    ds = RankedGroups(list_images(refs_dir), "live", crop_size=48, seed=2)
+    s = GroupBatchSampler(len(ds), 3, seed=4, num_batches=12, crop_sizes=[32, 48])
+    batches = list(s)
+    sizes = [b[0][2] for b in batches]
+    assert all({c for _, _, c in b} == {b[0][2]} for b in batches)  # one size per batch
+    assert set(sizes) == {32, 48}
+    assert list(GroupBatchSampler(len(ds), 3, seed=4, start=7, num_batches=12, crop_sizes=[32, 48])) == batches[7:]
+    # Same items and draws as without mixing; only the crop size is added.
+    assert [[(i, d) for i, d, _ in b] for b in batches] == list(GroupBatchSampler(len(ds), 3, seed=4, num_batches=12))
+    images, _ = ds[batches[sizes.index(32)][0]]
+    assert images.shape[-2:] == (32, 32)
+    assert ds[batches[sizes.index(48)][0]][0].shape[-2:] == (48, 48)
+    with pytest.raises(ValueError, match="outside"):
+        ds[(0, 0, 64)]
+
+
 def test_collate_group_ids():
     g = [(torch.zeros(3, 3, 8, 8, dtype=torch.uint8), torch.tensor([0, 1, 2])),
          (torch.full((2, 3, 8, 8), 255, dtype=torch.uint8), torch.tensor([0, 1]))]

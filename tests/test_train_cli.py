@@ -103,3 +103,10 @@ def test_pretrain_family_weights_from_the_command_line(refs_dir, tmp_path, capsy
     assert (cfg["flip"], cfg["min_scale"], cfg["teacher_mean"]) == (True, 0.7, True)
     assert main(base + ["--min-scale", "2", "--out", str(tmp_path / "e")]) == 2
     assert "min_scale must be in (0, 1]" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value, message", [("128,x", "not an integer"), ("128,0", "must be >= 1")])
+def test_pretrain_rejects_bad_train_crops(value, message, capsys, tmp_path):
+    with pytest.raises(SystemExit) as exit_:
+        main(["pretrain", "--refs", str(tmp_path), "--out", str(tmp_path / "o"), "--train-crops", value])
+    assert exit_.value.code == 2 and message in capsys.readouterr().err

@@ -243,6 +243,17 @@ def test_family_weights_change_the_batches_and_are_recorded(refs_dir, tmp_path):
         _cfg(refs_dir, tmp_path / "c", families="gblur", family_weights={"jpeg": 2})
 
 
+def test_train_crops_mix_sizes_and_are_recorded(refs_dir, tmp_path):
+    kw = dict(families="gblur,jpeg", iters=4, groups_per_batch=2, crop_size=32)
+    plain = pretrain(_cfg(refs_dir, tmp_path / "a", **kw))
+    mixed = pretrain(_cfg(refs_dir, tmp_path / "b", train_crops=[32, 48], **kw))
+    assert not _same(_weights(plain), _weights(mixed))
+    card = read_card(mixed)
+    assert card["training"]["config"]["train_crops"] == [32, 48] and card["crop_size"] == 32
+    with pytest.raises(ValueError, match="train_crops"):
+        _cfg(refs_dir, tmp_path / "c", train_crops=[8, 32])
+
+
 def test_groups_per_photo_trains_and_is_recorded(refs_dir, tmp_path):
     kw = dict(families="gblur,jpeg,wn", iters=3, groups_per_batch=4)
     plain = pretrain(_cfg(refs_dir, tmp_path / "a", **kw))

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from rankiqa._argparse import SuggestingParser, positive_int
+from rankiqa._argparse import SuggestingParser, positive_int, positive_int_list
 from rankiqa.errors import RankIQAError
 
 __all__ = ["main"]
@@ -66,7 +66,11 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--groups", type=positive_int, default=8, help="groups (photo x family) per batch")
     t.add_argument("--groups-per-photo", type=positive_int, default=1,
                    help="groups of a batch sharing one photo and crop under different families (1: the paper)")
-    t.add_argument("--crop", type=positive_int, default=224)
+    t.add_argument("--crop", type=positive_int, default=224,
+                   help="training crop size; also the held-out check's and the checkpoint card's")
+    t.add_argument("--train-crops", type=positive_int_list, default=[],
+                   help="several training crop sizes, e.g. 128,192: each batch takes one, drawn from the seed "
+                        "(default: --crop alone)")
     t.add_argument("--lr", type=float, default=1e-4)
     t.add_argument("--lr-step", type=positive_int, default=10000)
     t.add_argument("--lr-gamma", type=float, default=0.1)
@@ -317,7 +321,7 @@ def _cmd_pretrain(a: argparse.Namespace) -> int:
     cfg = PretrainConfig(
         refs=a.refs, heldout=a.heldout, out=a.out, families=a.set, family_weights=a.family_weights,
         warmup_families=a.warmup_set, warmup_iters=a.warmup_iters, arch=a.arch, arch_kwargs=a.arch_kwargs,
-        iters=a.iters, groups_per_batch=a.groups, groups_per_photo=a.groups_per_photo, crop_size=a.crop, lr=a.lr,
+        iters=a.iters, groups_per_batch=a.groups, groups_per_photo=a.groups_per_photo, crop_size=a.crop, train_crops=a.train_crops, lr=a.lr,
         lr_step=a.lr_step, lr_gamma=a.lr_gamma, momentum=a.momentum, weight_decay=a.weight_decay, margin=a.margin,
         loss=a.loss, cross_gap=a.cross_gap, cross_weight=a.cross_weight, teacher=a.teacher, teacher_gap=a.teacher_gap,
         teacher_weight=a.teacher_weight, teacher_scaled=a.teacher_scaled_margin, teacher_mean=a.teacher_mean,

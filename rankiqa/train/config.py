@@ -43,6 +43,9 @@ class PretrainConfig:
     # (1 = every group its own photo, as the paper); see GroupBatchSampler.
     groups_per_photo: int = 1
     crop_size: int = 224
+    # Several training crop sizes, one per batch drawn from the seed (GroupBatchSampler); crop_size stays
+    # the held-out check's and the card's. Empty = crop_size alone.
+    train_crops: list[int] = field(default_factory=list)
     lr: float = 1e-4
     lr_step: int = 10000
     lr_gamma: float = 0.1
@@ -116,6 +119,8 @@ class PretrainConfig:
         if self.warmup_families:
             resolve_set(self.warmup_families)
         resolve_teachers(self.teacher)
+        if any(int(c) < 16 for c in self.train_crops):
+            raise ValueError(f"train_crops must all be >= 16, got {self.train_crops}")
         if self.widen and not self.init:
             raise ValueError("widen grows the --init network: pass --init")
 

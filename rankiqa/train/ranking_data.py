@@ -99,7 +99,8 @@ class RankedGroups(Dataset):
 
     An index is a ``(item, draw)`` pair from :class:`GroupBatchSampler`:
     ``item`` picks the (photo, family), ``draw`` seeds the crop position and
-    the stochastic distortions. Each item returns ``(images, levels)``:
+    the stochastic distortions; a third entry, when the sampler mixes crop
+    sizes, is this group's crop size (at most ``crop_size``). Each item returns ``(images, levels)``:
     uint8 ``[n, 3, crop, crop]`` and the rank level of each image; with
     ``teachers``, ``(images, levels, teacher scores float [n, T])``.
     ``family_weights`` (set or family name -> integer) draws those families
@@ -135,8 +136,11 @@ class RankedGroups(Dataset):
             self._cache[i] = img
         return img
 
-    def __getitem__(self, index: tuple[int, int]) -> tuple[torch.Tensor, ...]:
-        item, draw = index
+    def __getitem__(self, index: tuple[int, ...]) -> tuple[torch.Tensor, ...]:
+        item, draw, *crop = index
+        c = int(crop[0]) if crop else self.crop_size
+        if not 16 <= c <= self.crop_size:
+            raise ValueError(f"crop size {c} outside [16, {self.crop_size}] (the dataset's crop_size)")
         ref_i, fam_i = divmod(int(item), len(self.families))
         family = self.families[fam_i]
         photo = self._photo(ref_i)
@@ -144,8 +148,7 @@ class RankedGroups(Dataset):
             photo = augment_photo(photo, np.random.default_rng([self.seed, int(draw), 2]), self.flip,
                                   self.min_scale, self.crop_size)
         rng = np.random.default_rng([self.seed, int(draw)])
-        region, (oy, ox) = _region_around_crop(photo, self.crop_size, rng)
-        c = self.crop_size
+        region, (oy, ox) = _region_around_crop(photo, c, rng)
         images = [region[oy:oy + c, ox:ox + c]]
         levels = [0]
         for level in range(1, len(LEVELS[family]) + 1):
@@ -173,7 +176,7 @@ def _region_around_crop(photo: np.ndarray, crop: int, rng: np.random.Generator
     return photo[y0:y1, x0:x1], (y - y0, x - x0)
 
 
-class GroupBatchSampler(Sampler[list[tuple[int, int]]]):
+class GroupBatchSampler(Sampler[list[tuple[int, ...]]]):
     """Yields batches of ``groups_per_batch`` ``(item, draw)`` pairs, forever or ``num_batches``.
 
     Items are visited in per-epoch permutations; batch ``k`` is a pure function
@@ -185,17 +188,22 @@ class GroupBatchSampler(Sampler[list[tuple[int, int]]]):
     the same crop (one shared draw): the batch then holds versions of one
     scene under different distortions, the pairs a cross-type teacher can
     order without the photos' content getting in the way.
+
+    ``crop_sizes`` (two or more) gives each batch one of them, drawn from
+    ``(seed, k)``, as a third entry of every index (the dataset's
+    ``crop_size`` must be their maximum): one network learns every scale.
     """
 
     def __init__(self, num_items: int, groups_per_batch: int, seed: int = 0, start: int = 0,
                  num_batches: int | None = None, rank: int = 0, num_replicas: int = 1,
-                 per_photo: int = 1, families: Sequence[str] = ()):
+                 per_photo: int = 1, families: Sequence[str] = (), crop_sizes: Sequence[int] = ()):
         if groups_per_batch < 1:
             raise ValueError("groups_per_batch must be >= 1")
         if per_photo < 1 or groups_per_batch % per_photo:
             raise ValueError(f"groups_per_batch ({groups_per_batch}) must be a multiple of per_photo ({per_photo})")
         if per_photo > 1 and (len(set(families)) < per_photo or num_items % len(families)):
             raise ValueError(f"per_photo={per_photo} needs the dataset's families, at least {per_photo} distinct")
+        self.crop_sizes = [int(c) for c in crop_sizes] if len(crop_sizes) > 1 else []
         self.num_items = num_items
         self.groups = groups_per_batch
         self.seed = seed
@@ -211,7 +219,7 @@ class GroupBatchSampler(Sampler[list[tuple[int, int]]]):
             raise TypeError("infinite sampler has no length")
         return max(0, self.num_batches - self.start)
 
-    def batch(self, k: int) -> list[tuple[int, int]]:
+    def batch(self, k: int) -> list[tuple[int, ...]]:
         """The ``k``-th batch of this rank."""
         slots = self.groups // self.per_photo
         first = (k * self.replicas + self.rank) * slots
@@ -223,6 +231,9 @@ class GroupBatchSampler(Sampler[list[tuple[int, int]]]):
             out.append((item, draw))
             if self.per_photo > 1:
                 out.extend((item - item % len(self.families) + f, draw) for f in self._other_families(item, draw))
+        if self.crop_sizes:
+            crop = self.crop_sizes[int(np.random.default_rng([self.seed, 15485863, k]).integers(len(self.crop_sizes)))]
+            out = [(item, draw, crop) for item, draw in out]
         return out
 
     def _other_families(self, item: int, draw: int) -> list[int]:
@@ -236,7 +247,7 @@ class GroupBatchSampler(Sampler[list[tuple[int, int]]]):
                 out.append(int(f))
         return out
 
-    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
+    def __iter__(self) -> Iterator[list[tuple[int, ...]]]:
         k = self.start
         while self.num_batches is None or k < self.num_batches:
             yield self.batch(k)

@@ -171,11 +171,13 @@ def _stage_loaders(cfg: PretrainConfig, train_refs: list[Path], start: int, rank
     for families, weights, first, last in stages:
         if start >= last:
             continue
-        dataset = RankedGroups(train_refs, families, cfg.crop_size, seed=cfg.seed, teachers=cfg.teacher,
+        dataset = RankedGroups(train_refs, families, max(cfg.train_crops or [cfg.crop_size]), seed=cfg.seed,
+                               teachers=cfg.teacher,
                                family_weights=weights, flip=cfg.flip, min_scale=cfg.min_scale)
         sampler = GroupBatchSampler(len(dataset), cfg.groups_per_batch, cfg.seed, start=max(start, first),
                                     num_batches=last, rank=rank, num_replicas=world,
-                                    per_photo=cfg.groups_per_photo, families=dataset.families)
+                                    per_photo=cfg.groups_per_photo, families=dataset.families,
+                                    crop_sizes=cfg.train_crops)
         loaders.append(make_loader(dataset, sampler, cfg.workers))
     return itertools.chain.from_iterable(loaders)
 
