@@ -321,7 +321,8 @@ def _cmd_pretrain(a: argparse.Namespace) -> int:
     cfg = PretrainConfig(
         refs=a.refs, heldout=a.heldout, out=a.out, families=a.set, family_weights=a.family_weights,
         warmup_families=a.warmup_set, warmup_iters=a.warmup_iters, arch=a.arch, arch_kwargs=a.arch_kwargs,
-        iters=a.iters, groups_per_batch=a.groups, groups_per_photo=a.groups_per_photo, crop_size=a.crop, train_crops=a.train_crops, lr=a.lr,
+        iters=a.iters, groups_per_batch=a.groups, groups_per_photo=a.groups_per_photo, crop_size=a.crop,
+        train_crops=a.train_crops, lr=a.lr,
         lr_step=a.lr_step, lr_gamma=a.lr_gamma, momentum=a.momentum, weight_decay=a.weight_decay, margin=a.margin,
         loss=a.loss, cross_gap=a.cross_gap, cross_weight=a.cross_weight, teacher=a.teacher, teacher_gap=a.teacher_gap,
         teacher_weight=a.teacher_weight, teacher_scaled=a.teacher_scaled_margin, teacher_mean=a.teacher_mean,

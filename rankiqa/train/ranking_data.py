@@ -100,8 +100,8 @@ class RankedGroups(Dataset):
     An index is a ``(item, draw)`` pair from :class:`GroupBatchSampler`:
     ``item`` picks the (photo, family), ``draw`` seeds the crop position and
     the stochastic distortions; a third entry, when the sampler mixes crop
-    sizes, is this group's crop size (at most ``crop_size``). Each item returns ``(images, levels)``:
-    uint8 ``[n, 3, crop, crop]`` and the rank level of each image; with
+    sizes, is this group's crop size (at most ``crop_size``). Each item
+    returns ``(images, levels)``: uint8 ``[n, 3, crop, crop]`` and the rank level of each image; with
     ``teachers``, ``(images, levels, teacher scores float [n, T])``.
     ``family_weights`` (set or family name -> integer) draws those families
     more often (:func:`~rankiqa.train.distortions.weighted_families`).
@@ -232,7 +232,8 @@ class GroupBatchSampler(Sampler[list[tuple[int, ...]]]):
             if self.per_photo > 1:
                 out.extend((item - item % len(self.families) + f, draw) for f in self._other_families(item, draw))
         if self.crop_sizes:
-            crop = self.crop_sizes[int(np.random.default_rng([self.seed, 15485863, k]).integers(len(self.crop_sizes)))]
+            pick = np.random.default_rng([self.seed, 15485863, k]).integers(len(self.crop_sizes))
+            crop = self.crop_sizes[int(pick)]
             out = [(item, draw, crop) for item, draw in out]
         return out
 

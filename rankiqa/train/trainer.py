@@ -172,8 +172,7 @@ def _stage_loaders(cfg: PretrainConfig, train_refs: list[Path], start: int, rank
         if start >= last:
             continue
         dataset = RankedGroups(train_refs, families, max(cfg.train_crops or [cfg.crop_size]), seed=cfg.seed,
-                               teachers=cfg.teacher,
-                               family_weights=weights, flip=cfg.flip, min_scale=cfg.min_scale)
+                               teachers=cfg.teacher, family_weights=weights, flip=cfg.flip, min_scale=cfg.min_scale)
         sampler = GroupBatchSampler(len(dataset), cfg.groups_per_batch, cfg.seed, start=max(start, first),
                                     num_batches=last, rank=rank, num_replicas=world,
                                     per_photo=cfg.groups_per_photo, families=dataset.families,
