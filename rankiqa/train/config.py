@@ -10,7 +10,7 @@ import numpy as np
 
 from rankiqa.train.distortions import resolve_set, weighted_families
 from rankiqa.train.losses import DEFAULT_MARGIN, LOSSES
-from rankiqa.train.ranking_data import check_min_scale, list_images
+from rankiqa.train.ranking_data import MIN_CROP, check_min_scale, list_images
 from rankiqa.train.teacher import resolve_teachers
 
 __all__ = ["PretrainConfig", "split_refs", "STATE_FILE", "MODEL_FILE", "HELDOUT_SPLIT_SEED"]
@@ -119,8 +119,8 @@ class PretrainConfig:
         if self.warmup_families:
             resolve_set(self.warmup_families)
         resolve_teachers(self.teacher)
-        if any(int(c) < 16 for c in self.train_crops):
-            raise ValueError(f"train_crops must all be >= 16, got {self.train_crops}")
+        if any(int(c) < MIN_CROP for c in self.train_crops):
+            raise ValueError(f"train_crops must all be >= {MIN_CROP}, got {self.train_crops}")
         if self.widen and not self.init:
             raise ValueError("widen grows the --init network: pass --init")
 

@@ -45,10 +45,11 @@ from rankiqa.train.distortions import (LEVELS, apply_distortion, level_rng, rank
 from rankiqa.train.teacher import resolve_teachers, teacher_scores
 
 __all__ = ["list_images", "read_rgb", "augment_photo", "check_min_scale", "RankedGroups", "GroupBatchSampler",
-           "collate_groups", "make_loader", "MARGIN"]
+           "collate_groups", "make_loader", "MARGIN", "MIN_CROP"]
 
 MARGIN = 32
 _MCU = 16
+MIN_CROP = 16  # smallest training crop
 
 
 def list_images(root: str | Path, recursive: bool = True) -> list[Path]:
@@ -101,8 +102,9 @@ class RankedGroups(Dataset):
     ``item`` picks the (photo, family), ``draw`` seeds the crop position and
     the stochastic distortions; a third entry, when the sampler mixes crop
     sizes, is this group's crop size (at most ``crop_size``). Each item
-    returns ``(images, levels)``: uint8 ``[n, 3, crop, crop]`` and the rank level of each image; with
-    ``teachers``, ``(images, levels, teacher scores float [n, T])``.
+    returns ``(images, levels)``: uint8 ``[n, 3, crop, crop]`` and the rank
+    level of each image; with ``teachers``, ``(images, levels, teacher
+    scores float [n, T])``.
     ``family_weights`` (set or family name -> integer) draws those families
     more often (:func:`~rankiqa.train.distortions.weighted_families`).
     ``flip`` and ``min_scale`` augment the photo (:func:`augment_photo`).
@@ -118,8 +120,8 @@ class RankedGroups(Dataset):
         if not self.refs:
             raise ValueError("no reference photos given")
         self.families = weighted_families(resolve_set(families), family_weights)
-        if crop_size < 16:
-            raise ValueError(f"crop_size must be >= 16, got {crop_size}")
+        if crop_size < MIN_CROP:
+            raise ValueError(f"crop_size must be >= {MIN_CROP}, got {crop_size}")
         self.crop_size = crop_size
         self.seed = seed
         self.teachers = resolve_teachers(teachers)
@@ -139,8 +141,8 @@ class RankedGroups(Dataset):
     def __getitem__(self, index: tuple[int, ...]) -> tuple[torch.Tensor, ...]:
         item, draw, *crop = index
         c = int(crop[0]) if crop else self.crop_size
-        if not 16 <= c <= self.crop_size:
-            raise ValueError(f"crop size {c} outside [16, {self.crop_size}] (the dataset's crop_size)")
+        if not MIN_CROP <= c <= self.crop_size:
+            raise ValueError(f"crop size {c} outside [{MIN_CROP}, {self.crop_size}] (the dataset's crop_size)")
         ref_i, fam_i = divmod(int(item), len(self.families))
         family = self.families[fam_i]
         photo = self._photo(ref_i)
@@ -189,7 +191,7 @@ class GroupBatchSampler(Sampler[list[tuple[int, ...]]]):
     scene under different distortions, the pairs a cross-type teacher can
     order without the photos' content getting in the way.
 
-    ``crop_sizes`` (two or more) gives each batch one of them, drawn from
+    ``crop_sizes`` gives each batch one of them, drawn from
     ``(seed, k)``, as a third entry of every index (the dataset's
     ``crop_size`` must be their maximum): one network learns every scale.
     """
@@ -203,7 +205,7 @@ class GroupBatchSampler(Sampler[list[tuple[int, ...]]]):
             raise ValueError(f"groups_per_batch ({groups_per_batch}) must be a multiple of per_photo ({per_photo})")
         if per_photo > 1 and (len(set(families)) < per_photo or num_items % len(families)):
             raise ValueError(f"per_photo={per_photo} needs the dataset's families, at least {per_photo} distinct")
-        self.crop_sizes = [int(c) for c in crop_sizes] if len(crop_sizes) > 1 else []
+        self.crop_sizes = [int(c) for c in crop_sizes]
         self.num_items = num_items
         self.groups = groups_per_batch
         self.seed = seed
