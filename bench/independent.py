@@ -9,6 +9,7 @@ the table gives the within-photo pair accuracy per type (every pair of levels, c
 included; 1.0 = always right, 0.5 = a coin), for each model and pooling.
 
     python bench/independent.py --models default vgg16_slim.rank-broad-restart --pooling mean activity
+    python bench/independent.py --crops 15 12 10
 """
 
 from __future__ import annotations
@@ -117,6 +118,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", nargs="+", default=["default"])
     ap.add_argument("--pooling", nargs="*", default=[None], help="poolings to compare (default: each checkpoint's)")
+    ap.add_argument("--crops", nargs="*", type=int, default=[None],
+                    help="paper-protocol crop counts to compare (default: each checkpoint's)")
     ap.add_argument("--refs", type=Path, default=ROOT.parent / "shared" / "data" / "refs")
     ap.add_argument("--extra", type=Path, default=ROOT.parent / "shared" / "data" / "refs_extra")
     ap.add_argument("--photos", type=int, default=25)
@@ -130,9 +133,9 @@ def main() -> None:
     photos = unseen_photos(args.refs, args.extra)[: args.photos]
     images = [cv2.cvtColor(cv2.imread(str(p), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB) for p in photos]
     columns = {}
-    for model, pooling in [(m, q) for m in args.models for q in args.pooling]:
-        scorer = load_model(model, device="cpu", pooling=pooling)
-        label = f"`{scorer.name}`" + (f", {scorer.pooling}" if pooling else "")
+    for model, pooling, crops in [(m, q, n) for m in args.models for q in args.pooling for n in args.crops]:
+        scorer = load_model(model, device="cpu", pooling=pooling, num_crops=crops)
+        label = f"`{scorer.name}`" + (f", {scorer.pooling}" if pooling else "") + (f", {crops} crops" if crops else "")
         acc = {}
         for kind in TYPES:
             ok = total = 0
