@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from rankiqa.api import load_model  # noqa: E402
 from rankiqa.io import load_image  # noqa: E402
-from rankiqa.protocols import PAPER_SEED, make_crops  # noqa: E402
+from rankiqa.protocols import PAPER_SEED, check_pooling, check_protocol, make_crops  # noqa: E402
 from rankiqa.train.datasets import load_dataset  # noqa: E402
 from rankiqa.train.distortions import LEVELS, apply_distortion, level_rng, resolve_set  # noqa: E402
 from rankiqa.train.metrics import srocc  # noqa: E402
@@ -54,9 +54,9 @@ def parse_variant(text: str) -> tuple[str, int, str]:
     """``protocol[:crops[:pooling]]``, e.g. ``paper:12:activity`` or ``grid::activity``."""
     protocol, n, pooling = (text.split(":") + ["", ""])[:3]
     try:
-        return protocol, int(n or 0), pooling or "mean"
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"bad variant {text!r}: expected protocol[:crops[:pooling]]") from None
+        return check_protocol(protocol), int(n or 0), check_pooling(pooling or "mean")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"bad variant {text!r} (protocol[:crops[:pooling]]): {exc}") from None
 
 
 def scorer_fn(scorer, protocol: str, n: int, pooling: str = "mean"):
