@@ -54,7 +54,10 @@ def parse_variant(text: str) -> tuple[str, int, str]:
     """``protocol[:crops[:pooling]]``, e.g. ``paper:12:activity`` or ``grid::activity``."""
     protocol, n, pooling = (text.split(":") + ["", ""])[:3]
     try:
-        return check_protocol(protocol), int(n or 0), check_pooling(pooling or "mean")
+        crops = int(n or 0)
+        if check_protocol(protocol) == "paper" and crops < 1:
+            raise ValueError("the paper protocol needs a crop count of 1 or more")
+        return protocol, crops, check_pooling(pooling or "mean")
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"bad variant {text!r} (protocol[:crops[:pooling]]): {exc}") from None
 
