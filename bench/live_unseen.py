@@ -137,12 +137,13 @@ def srocc_table(scores: np.ndarray, target: np.ndarray, types: np.ndarray) -> di
 
 
 def score_sets(sets: dict[str, list[dict]], models: list[str], pooling: str | None, crops: int | None,
-               cache: Path) -> dict[str, dict[str, np.ndarray]]:
+               crop_size: int | None, cache: Path) -> dict[str, dict[str, np.ndarray]]:
     """Per set, per scorer (``PARAM_ROW`` first), its scores of the set's images, higher = better."""
     out = {name: {PARAM_ROW: -np.array([float(r["live_dmos"]) for r in table])} for name, table in sets.items()}
     for model in models:
         scorer = load_model(model, device="cpu", pooling=pooling, num_crops=crops)
-        label = f"`{scorer.name}` ({scorer.views_label()})"
+        scorer.crop_size = crop_size or scorer.crop_size
+        label = f"`{scorer.name}` ({scorer.views_label()}, {scorer.crop_size} px)"
         for name, table in sets.items():
             out[name][label] = np.asarray(scorer.score([cache / r["file"] for r in table]), dtype=float)
         print(f"{model} done", file=sys.stderr)
@@ -154,6 +155,8 @@ def main() -> None:
     ap.add_argument("--models", nargs="*", default=["default"])
     ap.add_argument("--pooling", default=None, help="override every model's crop pooling (default: its own)")
     ap.add_argument("--crops", type=int, default=None, help="override every model's paper-protocol crop count")
+    ap.add_argument("--crop-size", type=int, default=None,
+                    help="override every model's crop size in pixels (a network trained on one size scored on another)")
     ap.add_argument("--refs", type=Path, default=ROOT.parent / "shared" / "data" / "refs")
     ap.add_argument("--extra", type=Path, default=ROOT.parent / "shared" / "data" / "refs_extra")
     ap.add_argument("--params", type=Path, default=ROOT.parent / "shared" / "data" / "live" / "live_train_refs.csv")
@@ -170,7 +173,7 @@ def main() -> None:
     photos = unseen_photos(args.refs, args.extra)[: args.photos]
     sets = {f"{len(photos)} unseen photos": build(args.cache, photos, args.params),
             "LIVE replica (23 photos)": replica_rows(args.replica, args.live_refs, args.cache)}
-    scores = score_sets(sets, args.models, args.pooling, args.crops, args.cache)
+    scores = score_sets(sets, args.models, args.pooling, args.crops, args.crop_size, args.cache)
     result: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
     print("## LIVE's four types at LIVE's parameters: SROCC against people (the replica only) and against "
           "full-reference targets\n")
