@@ -12,9 +12,11 @@ There are no human scores for these images. The targets are full-reference metri
 the clean photo, which agree with LIVE's people at SROCC 0.97-0.98 per type on the replica
 (``bench/teachers.py``, ``bench/results/teachers.md``: HaarPSI 0.975, MS-GMSD 0.972, VIF
 0.967 over all types). HaarPSI is the default's training teacher, so its column may favour
-networks taught by it; VIF never taught any of them. A row ``LIVE's DMOS at the same
-parameter`` scores each version by the human score LIVE's own image with that parameter got:
-a scorer that knows the distortion's strength but not the content, for scale.
+networks taught by it; VIF never taught any of them. A row ``LIVE's DMOS at these
+parameters`` scores each version by the human score LIVE's own image with those parameters
+got: on unseen photos a scorer that knows the distortion's strength but not the content, for
+scale (on the replica it is people's score itself, so its row there is each target's own
+agreement with people).
 
 The replica is scored beside them against the same targets and against its DMOS: where a
 checkpoint's SROCC against a target is about its SROCC against people on the replica, the
@@ -101,7 +103,7 @@ def replica_rows(replica: Path, live_refs: Path, cache: Path) -> list[dict]:
 
 def build(cache: Path, photos: list[Path], params: Path) -> list[dict]:
     """Write every version as PNG under ``cache`` with ``index.csv``; reuse it when it is there."""
-    index = cache / "index.csv"
+    index = cache / f"index_{len(photos)}.csv"  # the first n photos' versions are the same for any n
     table = _cached(index)
     if table is not None:
         return table
@@ -170,6 +172,8 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
+    if not (args.replica / "dmos.csv").is_file():
+        sys.exit(f"{args.replica}: no LIVE replica (build it: python -m rankiqa.train live-replica ..., README step 3)")
     photos = unseen_photos(args.refs, args.extra)[: args.photos]
     sets = {f"{len(photos)} unseen photos": build(args.cache, photos, args.params),
             "LIVE replica (23 photos)": replica_rows(args.replica, args.live_refs, args.cache)}
