@@ -47,23 +47,25 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from broad_eval import unseen_photos  # noqa: E402
+from kadid_scale import _teacher  # noqa: E402
 from rankiqa.api import load_model  # noqa: E402
-from rankiqa.io import load_image  # noqa: E402
 from rankiqa.train.live_replica import REPLICA_TYPES, distort_like_live  # noqa: E402
 from rankiqa.train.ranking_data import read_rgb  # noqa: E402
-from rankiqa.train.teacher import teacher_scores  # noqa: E402
 
 TARGETS = ("haarpsi", "ms_gmsd", "vif")
 PARAM_ROW = "LIVE's DMOS at these parameters (the replica: people's own; unseen photos: content-blind)"
+REPLICA = "LIVE replica (23 photos)"
 
 
 def _add_targets(rows: list[dict], clean: np.ndarray, versions: list[np.ndarray]) -> None:
-    ref = load_image(clean)
-    for name in TARGETS:  # a few at a time: full-size photos, three metrics
-        values = torch.cat([teacher_scores(torch.stack([load_image(v) for v in versions[k:k + 8]]), ref, [name])[:, 0]
-                            for k in range(0, len(versions), 8)])
-        for row, v in zip(rows, values.tolist()):
+    for name in TARGETS:
+        for row, v in zip(rows, _teacher(name, clean, versions).tolist()):
             row[name] = v
+
+
+def _live_dmos(table: list[dict]) -> np.ndarray:
+    """LIVE's DMOS of each row's parameters, turned to higher = better."""
+    return -np.array([float(r["live_dmos"]) for r in table])
 
 
 def _write(index: Path, table: list[dict]) -> list[dict]:
@@ -141,7 +143,7 @@ def srocc_table(scores: np.ndarray, target: np.ndarray, types: np.ndarray) -> di
 def score_sets(sets: dict[str, list[dict]], models: list[str], pooling: str | None, crops: int | None,
                crop_size: int | None, cache: Path) -> dict[str, dict[str, np.ndarray]]:
     """Per set, per scorer (``PARAM_ROW`` first), its scores of the set's images, higher = better."""
-    out = {name: {PARAM_ROW: -np.array([float(r["live_dmos"]) for r in table])} for name, table in sets.items()}
+    out = {name: {PARAM_ROW: _live_dmos(table)} for name, table in sets.items()}
     for model in models:
         scorer = load_model(model, device="cpu", pooling=pooling, num_crops=crops)
         scorer.crop_size = crop_size or scorer.crop_size
@@ -176,7 +178,7 @@ def main() -> None:
         sys.exit(f"{args.replica}: no LIVE replica (build it: python -m rankiqa.train live-replica ..., README step 3)")
     photos = unseen_photos(args.refs, args.extra)[: args.photos]
     sets = {f"{len(photos)} unseen photos": build(args.cache, photos, args.params),
-            "LIVE replica (23 photos)": replica_rows(args.replica, args.live_refs, args.cache)}
+            REPLICA: replica_rows(args.replica, args.live_refs, args.cache)}
     scores = score_sets(sets, args.models, args.pooling, args.crops, args.crop_size, args.cache)
     result: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
     print("## LIVE's four types at LIVE's parameters: SROCC against people (the replica only) and against "
@@ -186,8 +188,8 @@ def main() -> None:
     for name, table in sets.items():
         types = np.array([r["dist_type"] for r in table])
         targets = {t: np.array([float(r[t]) for r in table]) for t in TARGETS}
-        if name.startswith("LIVE"):
-            targets = {"people (DMOS)": -np.array([float(r["live_dmos"]) for r in table]), **targets}
+        if name == REPLICA:
+            targets = {"people (DMOS)": _live_dmos(table), **targets}
         result[name] = {}
         for label, s in scores[name].items():
             result[name][label] = {t: srocc_table(s, v, types) for t, v in targets.items()}
