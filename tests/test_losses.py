@@ -132,6 +132,20 @@ def test_cross_content_pairs_only_join_different_photos_far_apart():
         cross_content_pairs(groups, levels, 0)
 
 
+def test_cross_content_pairs_with_blocks_stay_inside_each_block():
+    from rankiqa.train.losses import cross_content_pairs
+
+    groups = torch.repeat_interleave(torch.arange(4), 3)
+    levels = torch.arange(3).repeat(4)
+    blocks = groups // 2  # groups 0, 1 under one family, groups 2, 3 under another
+    better, worse = cross_content_pairs(groups, levels, 2, blocks)
+    assert sorted(zip(better.tolist(), worse.tolist())) == [(0, 5), (3, 2), (6, 11), (9, 8)]
+    everywhere = cross_content_pairs(groups, levels, 2)[0]
+    assert len(everywhere) == 12  # every ordered pair of the 4 groups has one (clean, level 2) pair
+    with pytest.raises(ValueError, match="blocks must match"):
+        cross_content_pairs(groups, levels, 2, blocks[:5])
+
+
 def test_clean_tie_pulls_clean_items_together_beyond_the_tolerance():
     scores = torch.tensor([1.0, 0.0, 3.0, 2.0, 1.2], requires_grad=True)
     levels = torch.tensor([0, 1, 0, 2, 0])

@@ -81,6 +81,29 @@ def test_sampler_groups_per_photo(refs_dir):
         GroupBatchSampler(len(ds), 5, per_photo=5, families=ds.families)
 
 
+def test_sampler_groups_per_family(refs_dir):
+    ds = RankedGroups(list_images(refs_dir), "live", crop_size=32, seed=2, family_weights={"gblur": 3})
+    n, photos = len(ds.families), len(ds) // len(ds.families)
+    s = GroupBatchSampler(len(ds), 6, seed=4, num_batches=5, per_family=2, families=ds.families)
+    batches = list(s)
+    plain = [b for k in range(15) for b in GroupBatchSampler(len(ds), 1, seed=4).batch(k)]
+    assert [b[0] for b in batches[0][::2]] == [item for item, _ in plain[:3]]
+    for batch in batches:
+        assert len(batch) == 6
+        for slot in (batch[0:2], batch[2:4], batch[4:6]):
+            assert len({ds.families[item % n] for item, _ in slot}) == 1, slot
+            assert len({item // n for item, _ in slot}) == 2 and len({d for _, d in slot}) == 1, slot
+            assert all(0 <= item < len(ds) for item, _ in slot)
+    assert list(GroupBatchSampler(len(ds), 6, seed=4, start=2, num_batches=5, per_family=2,
+                                  families=ds.families)) == batches[2:]
+    with pytest.raises(ValueError, match="multiple of per_family"):
+        GroupBatchSampler(len(ds), 5, per_family=2, families=ds.families)
+    with pytest.raises(ValueError, match="do not combine"):
+        GroupBatchSampler(len(ds), 4, per_family=2, per_photo=2, families=ds.families)
+    with pytest.raises(ValueError, match=f"at least {photos + 1} photos"):
+        GroupBatchSampler(len(ds), photos + 1, per_family=photos + 1, families=ds.families)
+
+
 def test_sampler_mixes_crop_sizes_per_batch(refs_dir):
     ds = RankedGroups(list_images(refs_dir), "live", crop_size=48, seed=2)
     s = GroupBatchSampler(len(ds), 3, seed=4, num_batches=12, crop_sizes=[32, 48])

@@ -103,6 +103,12 @@ def test_pretrain_family_weights_from_the_command_line(refs_dir, tmp_path, capsy
     assert (cfg["flip"], cfg["min_scale"], cfg["teacher_mean"]) == (True, 0.7, True)
     assert main(base + ["--min-scale", "2", "--out", str(tmp_path / "e")]) == 2
     assert "min_scale must be in (0, 1]" in capsys.readouterr().err
+    assert main(base + ["--groups-per-family", "2", "--cross-gap", "2", "--cross-scope", "family",
+                        "--out", str(tmp_path / "f")]) == 0
+    cfg = json.loads((tmp_path / "f" / "config.json").read_text())
+    assert (cfg["groups_per_family"], cfg["cross_gap"], cfg["cross_scope"]) == (2, 2, "family")
+    assert main(base + ["--cross-gap", "2", "--cross-scope", "family", "--out", str(tmp_path / "g")]) == 2
+    assert "groups_per_family >= 2" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("value, message", [("128,x", "not an integer"), ("128,0", "must be >= 1")])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -262,3 +263,22 @@ def test_groups_per_photo_trains_and_is_recorded(refs_dir, tmp_path):
     assert read_card(paired)["training"]["config"]["groups_per_photo"] == 2
     with pytest.raises(ValueError, match="multiple of groups_per_photo"):
         _cfg(refs_dir, tmp_path / "c", groups_per_batch=3, groups_per_photo=2)
+
+
+def test_family_scoped_cross_hinge_compares_photos_under_one_family(refs_dir, tmp_path):
+    cfg = _cfg(refs_dir, tmp_path / "a", families="gblur,jpeg", iters=2, groups_per_batch=4, groups_per_family=2,
+               cross_gap=2, cross_scope="family")
+    groups = torch.repeat_interleave(torch.arange(4), 3)
+    levels = torch.arange(3).repeat(4)
+    _, parts = training_loss(cfg, 0, torch.zeros(12), groups, levels)
+    assert parts["cross"].num_pairs == 4  # (clean, level 2) both ways inside groups {0, 1} and {2, 3}
+    _, parts = training_loss(dataclasses.replace(cfg, cross_scope="batch"), 0, torch.zeros(12), groups, levels)
+    assert parts["cross"].num_pairs == 12
+    model = pretrain(cfg)
+    assert read_card(model)["training"]["config"]["cross_scope"] == "family"
+    with pytest.raises(ValueError, match="groups_per_family >= 2"):
+        _cfg(refs_dir, tmp_path / "b", cross_gap=2, cross_scope="family")
+    with pytest.raises(ValueError, match="unknown cross_scope"):
+        _cfg(refs_dir, tmp_path / "b", cross_scope="photo")
+    with pytest.raises(ValueError, match="do not combine"):
+        _cfg(refs_dir, tmp_path / "b", groups_per_batch=4, groups_per_photo=2, groups_per_family=2)

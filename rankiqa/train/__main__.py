@@ -33,7 +33,7 @@ def _json_dict(text: str) -> dict:
 def _parser() -> argparse.ArgumentParser:
     from rankiqa.defaults import POOLINGS
     from rankiqa.protocols import PAPER_CROPS
-    from rankiqa.train.losses import DEFAULT_MARGIN, LOSSES
+    from rankiqa.train.losses import CROSS_SCOPES, DEFAULT_MARGIN, LOSSES
 
     p = SuggestingParser(prog="python -m rankiqa.train", description=__doc__,
                          formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
@@ -66,6 +66,8 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--groups", type=positive_int, default=8, help="groups (photo x family) per batch")
     t.add_argument("--groups-per-photo", type=positive_int, default=1,
                    help="groups of a batch sharing one photo and crop under different families (1: the paper)")
+    t.add_argument("--groups-per-family", type=positive_int, default=1,
+                   help="groups of a batch sharing one family and its settings on different photos (1: off)")
     t.add_argument("--crop", type=positive_int, default=224,
                    help="training crop size; also the held-out check's and the checkpoint card's")
     t.add_argument("--train-crops", type=positive_int_list, default=[],
@@ -81,6 +83,9 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--cross-gap", type=int, default=0,
                    help="also rank different photos at least this many levels apart (0: off, the paper)")
     t.add_argument("--cross-weight", type=float, default=1.0, help="weight of the cross-photo hinge")
+    t.add_argument("--cross-scope", choices=CROSS_SCOPES, default="batch",
+                   help="pairs of the cross-photo hinge: any two photos of a batch, or only photos under one "
+                        "family (with --groups-per-family)")
     t.add_argument("--teacher", default="",
                    help="full-reference teachers for a hinge over any two items of a batch, comma-separated, "
                         "e.g. ms_gmsd,haarpsi (default: off; needs rankiqa[train])")
@@ -321,10 +326,10 @@ def _cmd_pretrain(a: argparse.Namespace) -> int:
     cfg = PretrainConfig(
         refs=a.refs, heldout=a.heldout, out=a.out, families=a.set, family_weights=a.family_weights,
         warmup_families=a.warmup_set, warmup_iters=a.warmup_iters, arch=a.arch, arch_kwargs=a.arch_kwargs,
-        iters=a.iters, groups_per_batch=a.groups, groups_per_photo=a.groups_per_photo, crop_size=a.crop,
+        iters=a.iters, groups_per_batch=a.groups, groups_per_photo=a.groups_per_photo, groups_per_family=a.groups_per_family, crop_size=a.crop,
         train_crops=a.train_crops, lr=a.lr,
         lr_step=a.lr_step, lr_gamma=a.lr_gamma, momentum=a.momentum, weight_decay=a.weight_decay, margin=a.margin,
-        loss=a.loss, cross_gap=a.cross_gap, cross_weight=a.cross_weight, teacher=a.teacher, teacher_gap=a.teacher_gap,
+        loss=a.loss, cross_gap=a.cross_gap, cross_weight=a.cross_weight, cross_scope=a.cross_scope, teacher=a.teacher, teacher_gap=a.teacher_gap,
         teacher_weight=a.teacher_weight, teacher_scaled=a.teacher_scaled_margin, teacher_mean=a.teacher_mean,
         clean_tie=a.clean_tie, clean_tie_tolerance=a.clean_tie_tolerance, flip=a.flip, min_scale=a.min_scale,
         init=a.init, widen=a.widen, seed=a.seed,

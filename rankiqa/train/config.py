@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from rankiqa.train.distortions import resolve_set, weighted_families
-from rankiqa.train.losses import DEFAULT_MARGIN, LOSSES
+from rankiqa.train.losses import CROSS_SCOPES, DEFAULT_MARGIN, LOSSES
 from rankiqa.train.ranking_data import MIN_CROP, check_min_scale, list_images
 from rankiqa.train.teacher import resolve_teachers
 
@@ -42,6 +42,9 @@ class PretrainConfig:
     # Groups of a batch that share one photo and crop under different families
     # (1 = every group its own photo, as the paper); see GroupBatchSampler.
     groups_per_photo: int = 1
+    # Groups of a batch that share one family and its draw on different photos (1 = off); see
+    # GroupBatchSampler. Does not combine with groups_per_photo.
+    groups_per_family: int = 1
     crop_size: int = 224
     # Several training crop sizes, one per batch drawn from the seed (GroupBatchSampler); crop_size stays
     # the held-out check's and the card's. Empty = crop_size alone.
@@ -58,6 +61,8 @@ class PretrainConfig:
     # apart (0 = off, the paper's loss); see losses.cross_content_pairs.
     cross_gap: int = 0
     cross_weight: float = 1.0
+    # "batch": any two photos of a batch; "family": only photos under one family (needs groups_per_family > 1).
+    cross_scope: str = "batch"
     # Extra hinge over any two items of a batch that full-reference teachers
     # (comma-separated names, "" = off) agree on by >= teacher_gap units;
     # see losses.teacher_pairs.
@@ -98,9 +103,16 @@ class PretrainConfig:
         for name in ("iters", "groups_per_batch", "lr_step", "checkpoint_every", "log_every", "eval_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.groups_per_photo < 1 or self.groups_per_batch % self.groups_per_photo:
-            raise ValueError(f"groups_per_batch ({self.groups_per_batch}) must be a multiple of groups_per_photo "
-                             f"({self.groups_per_photo})")
+        for name in ("groups_per_photo", "groups_per_family"):
+            if getattr(self, name) < 1 or self.groups_per_batch % getattr(self, name):
+                raise ValueError(f"groups_per_batch ({self.groups_per_batch}) must be a multiple of {name} "
+                                 f"({getattr(self, name)})")
+        if self.groups_per_photo > 1 and self.groups_per_family > 1:
+            raise ValueError("groups_per_photo and groups_per_family do not combine: set one to 1")
+        if self.cross_scope not in CROSS_SCOPES:
+            raise ValueError(f"unknown cross_scope {self.cross_scope!r}; choose from {', '.join(CROSS_SCOPES)}")
+        if self.cross_gap and self.cross_scope == "family" and self.groups_per_family < 2:
+            raise ValueError("cross_scope 'family' compares photos under one family: set groups_per_family >= 2")
         if not 0 <= self.heldout_fraction < 1:
             raise ValueError("heldout_fraction must be in [0, 1)")
         if self.cross_gap < 0 or self.cross_weight < 0:

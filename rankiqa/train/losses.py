@@ -134,28 +134,35 @@ def hard_negative_loss(scores: torch.Tensor, groups: torch.Tensor, levels: torch
     return _hinge(scores, better, worse, margin)
 
 
-def cross_content_pairs(groups: torch.Tensor, levels: torch.Tensor, min_gap: int
-                        ) -> tuple[torch.Tensor, torch.Tensor]:
+def cross_content_pairs(groups: torch.Tensor, levels: torch.Tensor, min_gap: int,
+                        blocks: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Index tensors ``(better, worse)`` of pairs from *different* groups whose
-    levels differ by at least ``min_gap``.
+    levels differ by at least ``min_gap``; with ``blocks`` (one id per item),
+    only pairs inside one block.
 
     Not part of RankIQA: its loss only compares versions of one photo, so
     nothing ties the scores of two photos together and image content shifts
     the score. A large level gap (e.g. a clean photo against another photo
     at a severe level) is a safe order across content, and pins the scale.
+    Level numbers mean little between families, so ``blocks`` marking the
+    groups of one family (GroupBatchSampler's ``per_family``) keeps the
+    comparison to one distortion at known settings on other content.
     """
     if min_gap < 1:
         raise ValueError(f"min_gap must be >= 1, got {min_gap}")
-    other = groups[:, None] != groups[None, :]
-    far = levels[None, :] - levels[:, None] >= min_gap
-    return torch.nonzero(other & far, as_tuple=True)
+    pairs = (groups[:, None] != groups[None, :]) & (levels[None, :] - levels[:, None] >= min_gap)
+    if blocks is not None:
+        if blocks.shape != groups.shape:
+            raise ValueError(f"blocks must match groups' shape {tuple(groups.shape)}, got {tuple(blocks.shape)}")
+        pairs &= blocks[:, None] == blocks[None, :]
+    return torch.nonzero(pairs, as_tuple=True)
 
 
 def cross_content_loss(scores: torch.Tensor, groups: torch.Tensor, levels: torch.Tensor, min_gap: int,
-                       margin: float = DEFAULT_MARGIN) -> RankingLoss:
+                       margin: float = DEFAULT_MARGIN, blocks: torch.Tensor | None = None) -> RankingLoss:
     """Hinge loss averaged over :func:`cross_content_pairs`."""
     _check(scores, groups=groups, levels=levels)
-    better, worse = cross_content_pairs(groups, levels, min_gap)
+    better, worse = cross_content_pairs(groups, levels, min_gap, blocks)
     return _hinge(scores, better, worse, margin)
 
 
@@ -237,3 +244,5 @@ def clean_tie_loss(scores: torch.Tensor, levels: torch.Tensor, tolerance: float)
 
 
 LOSSES = ("all_pairs", "random_pairs", "hard_negative")
+# What the cross-photo hinge compares: any two photos of a batch, or only photos under one family.
+CROSS_SCOPES = ("batch", "family")

@@ -191,6 +191,13 @@ class GroupBatchSampler(Sampler[list[tuple[int, ...]]]):
     scene under different distortions, the pairs a cross-type teacher can
     order without the photos' content getting in the way.
 
+    ``per_family > 1`` (with ``families``) makes each visited item bring
+    ``per_family - 1`` other photos under the same family, with the same draw
+    (the same distortion parameters and realisation on other content, as LIVE
+    applies one setting to every reference): pairs of one family across
+    photos, which a level-gap hinge can order (losses.cross_content_pairs with
+    ``blocks``). ``per_photo`` and ``per_family`` do not combine.
+
     ``crop_sizes`` gives each batch one of them, drawn from
     ``(seed, k)``, as a third entry of every index (the dataset's
     ``crop_size`` must be their maximum): one network learns every scale.
@@ -198,13 +205,19 @@ class GroupBatchSampler(Sampler[list[tuple[int, ...]]]):
 
     def __init__(self, num_items: int, groups_per_batch: int, seed: int = 0, start: int = 0,
                  num_batches: int | None = None, rank: int = 0, num_replicas: int = 1,
-                 per_photo: int = 1, families: Sequence[str] = (), crop_sizes: Sequence[int] = ()):
+                 per_photo: int = 1, families: Sequence[str] = (), crop_sizes: Sequence[int] = (),
+                 per_family: int = 1):
         if groups_per_batch < 1:
             raise ValueError("groups_per_batch must be >= 1")
-        if per_photo < 1 or groups_per_batch % per_photo:
-            raise ValueError(f"groups_per_batch ({groups_per_batch}) must be a multiple of per_photo ({per_photo})")
+        for name, n in (("per_photo", per_photo), ("per_family", per_family)):
+            if n < 1 or groups_per_batch % n:
+                raise ValueError(f"groups_per_batch ({groups_per_batch}) must be a multiple of {name} ({n})")
+        if per_photo > 1 and per_family > 1:
+            raise ValueError(f"per_photo ({per_photo}) and per_family ({per_family}) do not combine: set one to 1")
         if per_photo > 1 and (len(set(families)) < per_photo or num_items % len(families)):
             raise ValueError(f"per_photo={per_photo} needs the dataset's families, at least {per_photo} distinct")
+        if per_family > 1 and (not families or num_items % len(families) or num_items // len(families) < per_family):
+            raise ValueError(f"per_family={per_family} needs the dataset's families and at least {per_family} photos")
         self.crop_sizes = [int(c) for c in crop_sizes]
         self.num_items = num_items
         self.groups = groups_per_batch
@@ -214,6 +227,7 @@ class GroupBatchSampler(Sampler[list[tuple[int, ...]]]):
         self.rank = rank
         self.replicas = num_replicas
         self.per_photo = per_photo
+        self.per_family = per_family
         self.families = list(families)
 
     def __len__(self) -> int:
@@ -223,7 +237,7 @@ class GroupBatchSampler(Sampler[list[tuple[int, ...]]]):
 
     def batch(self, k: int) -> list[tuple[int, ...]]:
         """The ``k``-th batch of this rank."""
-        slots = self.groups // self.per_photo
+        slots = self.groups // (self.per_photo * self.per_family)
         first = (k * self.replicas + self.rank) * slots
         out = []
         for draw in range(first, first + slots):
@@ -233,6 +247,9 @@ class GroupBatchSampler(Sampler[list[tuple[int, ...]]]):
             out.append((item, draw))
             if self.per_photo > 1:
                 out.extend((item - item % len(self.families) + f, draw) for f in self._other_families(item, draw))
+            if self.per_family > 1:
+                out.extend((p * len(self.families) + item % len(self.families), draw)
+                           for p in self._other_photos(item, draw))
         if self.crop_sizes:
             pick = np.random.default_rng([self.seed, 15485863, k]).integers(len(self.crop_sizes))
             crop = self.crop_sizes[int(pick)]
@@ -249,6 +266,13 @@ class GroupBatchSampler(Sampler[list[tuple[int, ...]]]):
                 taken.add(fams[f])
                 out.append(int(f))
         return out
+
+    def _other_photos(self, item: int, draw: int) -> list[int]:
+        """``per_family - 1`` photo indices other than ``item``'s, drawn without replacement."""
+        photos = self.num_items // len(self.families)
+        rng = np.random.default_rng([self.seed, 130363, draw])
+        own = item // len(self.families)
+        return [int(p) for p in rng.permutation(photos) if p != own][: self.per_family - 1]
 
     def __iter__(self) -> Iterator[list[tuple[int, ...]]]:
         k = self.start

@@ -67,7 +67,9 @@ def training_loss(cfg: PretrainConfig, it: int, scores, groups, levels, teacher=
     within = _within_loss(cfg, it, scores, groups, levels)
     total, parts = within.loss, {}
     if cfg.cross_gap:
-        parts["cross"] = cross_content_loss(scores, groups, levels, cfg.cross_gap, cfg.margin)
+        # The sampler puts the groups_per_family groups of one family next to each other.
+        blocks = groups // cfg.groups_per_family if cfg.cross_scope == "family" else None
+        parts["cross"] = cross_content_loss(scores, groups, levels, cfg.cross_gap, cfg.margin, blocks)
         total = total + cfg.cross_weight * parts["cross"].loss
     names = resolve_teachers(cfg.teacher)
     if names:
@@ -176,7 +178,7 @@ def _stage_loaders(cfg: PretrainConfig, train_refs: list[Path], start: int, rank
         sampler = GroupBatchSampler(len(dataset), cfg.groups_per_batch, cfg.seed, start=max(start, first),
                                     num_batches=last, rank=rank, num_replicas=world,
                                     per_photo=cfg.groups_per_photo, families=dataset.families,
-                                    crop_sizes=cfg.train_crops)
+                                    crop_sizes=cfg.train_crops, per_family=cfg.groups_per_family)
         loaders.append(make_loader(dataset, sampler, cfg.workers))
     return itertools.chain.from_iterable(loaders)
 
