@@ -56,14 +56,19 @@ def test_sampler_resume_and_replicas():
     assert {d for _, d in r0}.isdisjoint({d for _, d in r1})
 
 
-def test_sampler_groups_per_photo(refs_dir):
+def _slotted_batches(refs_dir, slot: int, **per) -> tuple[RankedGroups, list]:
+    """Five batches of 6 groups in slots of ``slot`` (``per_photo=`` or ``per_family=``) over LIVE's families."""
     ds = RankedGroups(list_images(refs_dir), "live", crop_size=32, seed=2, family_weights={"gblur": 3})
+    batches = list(GroupBatchSampler(len(ds), 6, seed=4, num_batches=5, families=ds.families, **per))
+    # The first group of each slot is the one a plain sampler visits in that place.
+    plain = [b for k in range(6 // slot) for b in GroupBatchSampler(len(ds), 1, seed=4).batch(k)]
+    assert [b[0] for b in batches[0][::slot]] == [item for item, _ in plain]
+    return ds, batches
+
+
+def test_sampler_groups_per_photo(refs_dir):
+    ds, batches = _slotted_batches(refs_dir, 3, per_photo=3)
     n = len(ds.families)  # gblur listed three times: weights repeat names
-    s = GroupBatchSampler(len(ds), 6, seed=4, num_batches=5, per_photo=3, families=ds.families)
-    batches = list(s)
-    # The first group of each slot is the one a per_photo=1 sampler visits in that place.
-    plain = [b for k in range(10) for b in GroupBatchSampler(len(ds), 1, seed=4).batch(k)]
-    assert [b[0] for b in batches[0][::3]] == [item for item, _ in plain[:2]]
     for batch in batches:
         assert len(batch) == 6
         for slot in (batch[:3], batch[3:]):
@@ -82,12 +87,8 @@ def test_sampler_groups_per_photo(refs_dir):
 
 
 def test_sampler_groups_per_family(refs_dir):
-    ds = RankedGroups(list_images(refs_dir), "live", crop_size=32, seed=2, family_weights={"gblur": 3})
+    ds, batches = _slotted_batches(refs_dir, 2, per_family=2)
     n, photos = len(ds.families), len(ds) // len(ds.families)
-    s = GroupBatchSampler(len(ds), 6, seed=4, num_batches=5, per_family=2, families=ds.families)
-    batches = list(s)
-    plain = [b for k in range(15) for b in GroupBatchSampler(len(ds), 1, seed=4).batch(k)]
-    assert [b[0] for b in batches[0][::2]] == [item for item, _ in plain[:3]]
     for batch in batches:
         assert len(batch) == 6
         for slot in (batch[0:2], batch[2:4], batch[4:6]):
