@@ -44,7 +44,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from broad_eval import unseen_photos  # noqa: E402
-from rankiqa.api import load_model  # noqa: E402
+from rankiqa.api import Scorer, load_model  # noqa: E402
 from rankiqa.io import load_image  # noqa: E402
 from rankiqa.train.distortions import apply_distortion  # noqa: E402
 from rankiqa.train.distortions.blur import _gblur  # noqa: E402
@@ -176,10 +176,8 @@ def main() -> None:
         scores[f"teacher `{spec}` (full-reference, against the clean photo)"] = [
             sum(each[n][i] / UNITS[n] for n in names) / len(names) for i in range(len(photos))]
     for model in args.models:
-        scorer = load_model(model, device="cpu", pooling=args.pooling, protocol=args.protocol, num_crops=args.crops)
-        scorer.crop_size = args.crop_size or scorer.crop_size
-        scores[f"`{scorer.name}` ({scorer.views_label()}, {scorer.crop_size} px)"] = [
-            np.asarray(scorer.score(versions)) for _, versions in versions_of.values()]
+        scorer, label = scorer_and_label(model, args.pooling, args.crops, args.crop_size, args.protocol)
+        scores[label] = [np.asarray(scorer.score(versions)) for _, versions in versions_of.values()]
         print(f"{model} done", file=sys.stderr)
     for label, per_photo in scores.items():
         rows[label] = [float(spearmanr(s, target)[0]) for s in per_photo]
@@ -212,6 +210,14 @@ def main() -> None:
         args.json.write_text(json.dumps({"srocc_per_photo": rows, "srocc_all_photos": pooled, "type_ranks": per_type,
                                          "placement_costs": costs},
                                         indent=2))
+
+
+def scorer_and_label(model: str, pooling: str | None, crops: int | None, crop_size: int | None,
+                     protocol: str | None = None) -> tuple[Scorer, str]:
+    """A CPU scorer with the bench's overrides (``None`` keeps the checkpoint's own), and its table label."""
+    scorer = load_model(model, device="cpu", pooling=pooling, protocol=protocol, num_crops=crops)
+    scorer.crop_size = crop_size or scorer.crop_size  # a network trained on one size, scored on another
+    return scorer, f"`{scorer.name}` ({scorer.views_label()}, {scorer.crop_size} px)"
 
 
 def _teacher(name: str, clean: np.ndarray, versions: list[np.ndarray]) -> np.ndarray:

@@ -47,8 +47,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from broad_eval import unseen_photos  # noqa: E402
-from kadid_scale import _teacher  # noqa: E402
-from rankiqa.api import load_model  # noqa: E402
+from kadid_scale import _teacher, scorer_and_label  # noqa: E402
 from rankiqa.train.live_replica import REPLICA_TYPES, distort_like_live  # noqa: E402
 from rankiqa.train.ranking_data import read_rgb  # noqa: E402
 
@@ -145,9 +144,7 @@ def score_sets(sets: dict[str, list[dict]], models: list[str], pooling: str | No
     """Per set, per scorer (``PARAM_ROW`` first), its scores of the set's images, higher = better."""
     out = {name: {PARAM_ROW: _live_dmos(table)} for name, table in sets.items()}
     for model in models:
-        scorer = load_model(model, device="cpu", pooling=pooling, num_crops=crops)
-        scorer.crop_size = crop_size or scorer.crop_size
-        label = f"`{scorer.name}` ({scorer.views_label()}, {scorer.crop_size} px)"
+        scorer, label = scorer_and_label(model, pooling, crops, crop_size)
         for name, table in sets.items():
             out[name][label] = np.asarray(scorer.score([cache / r["file"] for r in table]), dtype=float)
         print(f"{model} done", file=sys.stderr)
