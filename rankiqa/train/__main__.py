@@ -97,6 +97,13 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--teacher-mean", action="store_true",
                    help="several --teacher as one, the mean of their scores in units, instead of the pairs all "
                         "of them agree on")
+    t.add_argument("--net-teacher", default="",
+                   help="frozen calibrated checkpoints (comma-separated ids or files) whose mean crop score orders "
+                        "any two items of --net-teacher-families (default: off)")
+    t.add_argument("--net-teacher-families", default="", help="set or family names the network teacher judges")
+    t.add_argument("--net-teacher-gap", type=float, default=0.5,
+                   help="pairs count when the network teacher's scores differ by this much (calibrated logits)")
+    t.add_argument("--net-teacher-weight", type=float, default=1.0, help="weight of the network teacher hinge")
     t.add_argument("--clean-tie", type=float, default=0.0,
                    help="weight of a hinge pulling the clean crops of a batch (other photos included) to one "
                         "score (default: 0, off)")
@@ -333,7 +340,9 @@ def _cmd_pretrain(a: argparse.Namespace) -> int:
         loss=a.loss, cross_gap=a.cross_gap, cross_weight=a.cross_weight, cross_scope=a.cross_scope,
         teacher=a.teacher, teacher_gap=a.teacher_gap,
         teacher_weight=a.teacher_weight, teacher_scaled=a.teacher_scaled_margin, teacher_mean=a.teacher_mean,
-        clean_tie=a.clean_tie, clean_tie_tolerance=a.clean_tie_tolerance, flip=a.flip, min_scale=a.min_scale,
+        net_teacher=a.net_teacher, net_teacher_families=a.net_teacher_families, net_teacher_gap=a.net_teacher_gap,
+        net_teacher_weight=a.net_teacher_weight, clean_tie=a.clean_tie, clean_tie_tolerance=a.clean_tie_tolerance,
+        flip=a.flip, min_scale=a.min_scale,
         init=a.init, widen=a.widen, seed=a.seed,
         workers=a.workers, threads=a.threads, checkpoint_every=a.checkpoint_every, eval_every=a.eval_every,
         eval_groups=a.eval_groups, device=a.device,

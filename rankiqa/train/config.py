@@ -11,6 +11,7 @@ import numpy as np
 from rankiqa.train.distortions import resolve_set, weighted_families
 from rankiqa.train.losses import CROSS_SCOPES, DEFAULT_MARGIN, LOSSES
 from rankiqa.train.ranking_data import MIN_CROP, check_min_scale, list_images
+from rankiqa.train.net_teacher import parse_net_teacher
 from rankiqa.train.teacher import resolve_teachers
 
 __all__ = ["PretrainConfig", "split_refs", "STATE_FILE", "MODEL_FILE", "HELDOUT_SPLIT_SEED"]
@@ -74,6 +75,13 @@ class PretrainConfig:
     # Several teachers as one: the mean of their scores in units (losses.mean_teacher) instead of
     # pairs that every teacher agrees on.
     teacher_mean: bool = False
+    # Extra hinge over any two items of the net_teacher_families (other photos included) whose score by frozen
+    # networks (comma-separated checkpoint ids, averaged in their calibrated logit units; "" = off) differs by
+    # >= net_teacher_gap; see rankiqa.train.net_teacher.
+    net_teacher: str = ""
+    net_teacher_families: str = ""
+    net_teacher_gap: float = 0.5
+    net_teacher_weight: float = 1.0
     # Weight of a hinge pulling the batch's clean crops to one score, within clean_tie_tolerance
     # (losses.clean_tie_loss; 0 = off).
     clean_tie: float = 0.0
@@ -131,6 +139,14 @@ class PretrainConfig:
         if self.warmup_families:
             resolve_set(self.warmup_families)
         resolve_teachers(self.teacher)
+        if bool(parse_net_teacher(self.net_teacher)) != bool(self.net_teacher_families):
+            raise ValueError("net_teacher and net_teacher_families go together "
+                             f"(got {self.net_teacher!r}, {self.net_teacher_families!r})")
+        if self.net_teacher_families:
+            resolve_set(self.net_teacher_families)
+        if self.net_teacher_gap <= 0 or self.net_teacher_weight < 0:
+            raise ValueError(f"net_teacher_gap must be > 0 and net_teacher_weight >= 0, got {self.net_teacher_gap}, "
+                             f"{self.net_teacher_weight}")
         if any(int(c) < MIN_CROP for c in self.train_crops):
             raise ValueError(f"train_crops must all be >= {MIN_CROP}, got {self.train_crops}")
         if self.widen and not self.init:

@@ -42,6 +42,7 @@ from rankiqa.io import IMAGE_SUFFIXES
 from rankiqa.protocols import pad_to_min_size
 from rankiqa.train.distortions import (LEVELS, apply_distortion, level_rng, rank_level, resolve_set,
                                         weighted_families)
+from rankiqa.train.net_teacher import net_teacher_scores, parse_net_teacher
 from rankiqa.train.teacher import resolve_teachers, teacher_scores
 
 __all__ = ["list_images", "read_rgb", "augment_photo", "check_min_scale", "RankedGroups", "GroupBatchSampler",
@@ -105,6 +106,9 @@ class RankedGroups(Dataset):
     returns ``(images, levels)``: uint8 ``[n, 3, crop, crop]`` and the rank
     level of each image; with ``teachers``, ``(images, levels, teacher
     scores float [n, T])``.
+    ``net_teacher`` (checkpoint ids) adds one more teacher column, the frozen
+    networks' score (:mod:`rankiqa.train.net_teacher`), for items of the
+    families in ``net_teacher_families``, NaN for the others.
     ``family_weights`` (set or family name -> integer) draws those families
     more often (:func:`~rankiqa.train.distortions.weighted_families`).
     ``flip`` and ``min_scale`` augment the photo (:func:`augment_photo`).
@@ -113,7 +117,8 @@ class RankedGroups(Dataset):
     def __init__(self, refs: Sequence[str | Path], families: str | Sequence[str] = "live",
                  crop_size: int = 224, seed: int = 0, cache_images: bool = False,
                  teachers: str | Sequence[str] = (), family_weights: Mapping[str, int] | None = None,
-                 flip: bool = False, min_scale: float = 1.0):
+                 flip: bool = False, min_scale: float = 1.0, net_teacher: str | Sequence[str] = (),
+                 net_teacher_families: str = ""):
         check_min_scale(min_scale)
         self.flip, self.min_scale = flip, min_scale
         self.refs = [Path(r) for r in refs]
@@ -125,6 +130,10 @@ class RankedGroups(Dataset):
         self.crop_size = crop_size
         self.seed = seed
         self.teachers = resolve_teachers(teachers)
+        self.net_teacher = parse_net_teacher(net_teacher)
+        if bool(self.net_teacher) != bool(net_teacher_families):
+            raise ValueError("net_teacher and net_teacher_families go together")
+        self.net_teacher_families = frozenset(resolve_set(net_teacher_families) if net_teacher_families else ())
         self._cache: dict[int, np.ndarray] | None = {} if cache_images else None
 
     def __len__(self) -> int:
@@ -159,10 +168,15 @@ class RankedGroups(Dataset):
             levels.append(rank_level(family, level))
         stack = torch.from_numpy(np.ascontiguousarray(np.stack(images))).permute(0, 3, 1, 2).contiguous()
         levels_t = torch.tensor(levels, dtype=torch.long)
-        if not self.teachers:
+        if not self.teachers and not self.net_teacher:
             return stack, levels_t
         x = stack.float().div_(255.0)
-        return stack, levels_t, teacher_scores(x, x[0], self.teachers)
+        columns = [teacher_scores(x, x[0], self.teachers)] if self.teachers else []
+        if self.net_teacher:
+            own = family in self.net_teacher_families
+            columns.append((net_teacher_scores(self.net_teacher, x) if own
+                            else torch.full((len(x),), float("nan"))).unsqueeze(1))
+        return stack, levels_t, torch.cat(columns, dim=1)
 
 
 def _region_around_crop(photo: np.ndarray, crop: int, rng: np.random.Generator

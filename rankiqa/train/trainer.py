@@ -60,12 +60,19 @@ def _within_loss(cfg: PretrainConfig, it: int, scores, groups, levels) -> Rankin
 def training_loss(cfg: PretrainConfig, it: int, scores, groups, levels, teacher=None
                   ) -> tuple[RankingLoss, dict[str, RankingLoss]]:
     """The training loss and its parts: ``(within-photo result with the total loss, {"cross": ..., "teacher": ...,
-    "tie": ...})``.
+    "net_teacher": ..., "tie": ...})``.
 
-    ``teacher`` holds the batch's teacher scores ``[M, T]`` when ``cfg.teacher`` is set.
+    ``teacher`` holds the batch's teacher scores ``[M, T]`` when ``cfg.teacher`` is set, and the network
+    teacher's as its last column when ``cfg.net_teacher`` is.
     """
     within = _within_loss(cfg, it, scores, groups, levels)
     total, parts = within.loss, {}
+    if cfg.net_teacher:
+        if teacher is None:
+            raise ValueError("the run uses a network teacher but the batch carries no teacher scores")
+        teacher, net = teacher[:, :-1], teacher[:, -1:]
+        parts["net_teacher"] = teacher_loss(scores, net, net.new_ones(1), cfg.net_teacher_gap, cfg.margin)
+        total = total + cfg.net_teacher_weight * parts["net_teacher"].loss
     if cfg.cross_gap:
         # The sampler puts the groups_per_family groups of one family next to each other.
         blocks = groups // cfg.groups_per_family if cfg.cross_scope == "family" else None
@@ -174,7 +181,8 @@ def _stage_loaders(cfg: PretrainConfig, train_refs: list[Path], start: int, rank
         if start >= last:
             continue
         dataset = RankedGroups(train_refs, families, max(cfg.train_crops or [cfg.crop_size]), seed=cfg.seed,
-                               teachers=cfg.teacher, family_weights=weights, flip=cfg.flip, min_scale=cfg.min_scale)
+                               teachers=cfg.teacher, family_weights=weights, flip=cfg.flip, min_scale=cfg.min_scale,
+                               net_teacher=cfg.net_teacher, net_teacher_families=cfg.net_teacher_families)
         sampler = GroupBatchSampler(len(dataset), cfg.groups_per_batch, cfg.seed, start=max(start, first),
                                     num_batches=last, rank=rank, num_replicas=world,
                                     per_photo=cfg.groups_per_photo, families=dataset.families,
@@ -223,7 +231,8 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, stop_at: int | None = No
             _truncate_log(p, start)
         (out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
     log_fields = ["iteration", "loss", "pairs", "violated", "pair_accuracy", "cross_pair_accuracy",
-                  "teacher_pairs", "teacher_pair_accuracy", "lr", "images_per_s", "elapsed_s", "clean_tie_loss"]
+                  "teacher_pairs", "teacher_pair_accuracy", "lr", "images_per_s", "elapsed_s", "clean_tie_loss",
+                  "net_teacher_pairs", "net_teacher_pair_accuracy"]
     eval_fields = ["iteration", "pair_accuracy", "srocc_level", "pairs"]
     log_file = open(log_path, "a", newline="") if rank == 0 else None
     if log_file and log_file.tell() > 0:  # resumed: keep the log's own columns (older runs lack newer ones)
@@ -266,7 +275,10 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, stop_at: int | None = No
                        "teacher_pair_accuracy": f"{parts['teacher'].accuracy:.4f}" if "teacher" in parts else "",
                        "lr": f"{lr:.3g}", "images_per_s": f"{images_since * world / (now - tick):.2f}",
                        "elapsed_s": f"{now - t0:.1f}",
-                       "clean_tie_loss": f"{float(parts['tie'].loss):.4f}" if "tie" in parts else ""}
+                       "clean_tie_loss": f"{float(parts['tie'].loss):.4f}" if "tie" in parts else "",
+                       **({"net_teacher_pairs": parts["net_teacher"].num_pairs,
+                           "net_teacher_pair_accuracy": f"{parts['net_teacher'].accuracy:.4f}"}
+                          if "net_teacher" in parts else {})}
                 writer.writerow(row)
                 log_file.flush()
                 tick, images_since = now, 0
