@@ -14,6 +14,7 @@ from rankiqa.api import load_model
 from rankiqa.models import build_model
 from rankiqa.train.__main__ import main
 from rankiqa.train.distortions import apply_distortion
+from rankiqa.train.losses import correlation_loss
 from rankiqa.train.net_teacher import net_teacher_scores, parse_net_teacher
 from rankiqa.train.ranking_data import RankedGroups, list_images
 from rankiqa.train.trainer import PretrainConfig, training_loss
@@ -98,6 +99,20 @@ def test_network_teacher_hinge_in_the_loss(refs_dir, tmp_path):
         training_loss(cfg, 0, scores, groups, levels)
 
 
+def test_correlation_loss_follows_every_step_up_to_offset_and_scale():
+    target = torch.tensor([2.0, 1.0, float("nan"), 0.9, -1.0])
+    exact = correlation_loss(3 * torch.nan_to_num(target, 7.0) + 5, target, gap=0.5)
+    assert float(exact.loss) == pytest.approx(0.0, abs=1e-6) and exact.accuracy == 1.0
+    assert exact.num_pairs == 5  # pairs of finite targets apart by >= 0.5: (2,1) (2,0.9) (2,-1) (1,-1) (0.9,-1)
+    scores = torch.tensor([2.0, 0.9, 0.0, 1.0, -1.0], requires_grad=True)  # the close pair swapped
+    swapped = correlation_loss(scores, target, gap=0.5)
+    assert 0 < float(swapped.loss) < 0.05 and swapped.accuracy == 1.0  # a hinge at gap 0.5 would not see it
+    swapped.loss.backward()
+    assert scores.grad[2] == 0 and scores.grad[1] < 0 < scores.grad[3]  # descent swaps them back; NaN ignored
+    few = correlation_loss(torch.zeros(5), torch.tensor([1.0, 0.0] + [float("nan")] * 3), gap=0.5)
+    assert float(few.loss) == 0.0 and few.num_pairs == 1
+
+
 def test_pretrain_with_a_network_teacher(refs_dir, tmp_path, capsys):
     base = ["pretrain", "--refs", str(refs_dir), "--set", "gblur,jpeg", "--arch", "vgg16_slim",
             "--arch-kwargs", '{"width": 0.05, "hidden": 8}', "--crop", "32", "--groups", "4", "--iters", "3",
@@ -121,3 +136,9 @@ def test_pretrain_with_a_network_teacher(refs_dir, tmp_path, capsys):
     assert main(base + ["--net-teacher", LIVE_ONLY, "--net-teacher-families", "gblur", "--net-teacher-gap", "0",
                         "--out", str(tmp_path / "d")]) == 2
     assert "net_teacher_gap" in capsys.readouterr().err
+    assert main(base + ["--net-teacher", LIVE_ONLY, "--net-teacher-families", "gblur", "--net-teacher-loss", "plcc",
+                        "--out", str(tmp_path / "e")]) == 0
+    assert json.loads((tmp_path / "e" / "config.json").read_text())["net_teacher_loss"] == "plcc"
+    with pytest.raises(ValueError, match="unknown net_teacher_loss"):
+        PretrainConfig(refs=[str(refs_dir)], out=str(tmp_path / "f"), net_teacher=LIVE_ONLY,
+                       net_teacher_families="gblur", net_teacher_loss="mse")

@@ -33,7 +33,7 @@ def _json_dict(text: str) -> dict:
 def _parser() -> argparse.ArgumentParser:
     from rankiqa.defaults import POOLINGS
     from rankiqa.protocols import PAPER_CROPS
-    from rankiqa.train.losses import CROSS_SCOPES, DEFAULT_MARGIN, LOSSES
+    from rankiqa.train.losses import CROSS_SCOPES, DEFAULT_MARGIN, LOSSES, NET_TEACHER_LOSSES
 
     p = SuggestingParser(prog="python -m rankiqa.train", description=__doc__,
                          formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
@@ -103,7 +103,9 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--net-teacher-families", default="", help="set or family names the network teacher judges")
     t.add_argument("--net-teacher-gap", type=float, default=0.5,
                    help="pairs count when the network teacher's scores differ by this much (calibrated logits)")
-    t.add_argument("--net-teacher-weight", type=float, default=1.0, help="weight of the network teacher hinge")
+    t.add_argument("--net-teacher-weight", type=float, default=1.0, help="weight of the network teacher's term")
+    t.add_argument("--net-teacher-loss", choices=NET_TEACHER_LOSSES, default="hinge",
+                   help="hinge over pairs apart by --net-teacher-gap, or plcc: 1 - correlation with its scores")
     t.add_argument("--clean-tie", type=float, default=0.0,
                    help="weight of a hinge pulling the clean crops of a batch (other photos included) to one "
                         "score (default: 0, off)")
@@ -341,7 +343,8 @@ def _cmd_pretrain(a: argparse.Namespace) -> int:
         teacher=a.teacher, teacher_gap=a.teacher_gap,
         teacher_weight=a.teacher_weight, teacher_scaled=a.teacher_scaled_margin, teacher_mean=a.teacher_mean,
         net_teacher=a.net_teacher, net_teacher_families=a.net_teacher_families, net_teacher_gap=a.net_teacher_gap,
-        net_teacher_weight=a.net_teacher_weight, clean_tie=a.clean_tie, clean_tie_tolerance=a.clean_tie_tolerance,
+        net_teacher_weight=a.net_teacher_weight,
+        net_teacher_loss=a.net_teacher_loss, clean_tie=a.clean_tie, clean_tie_tolerance=a.clean_tie_tolerance,
         flip=a.flip, min_scale=a.min_scale,
         init=a.init, widen=a.widen, seed=a.seed,
         workers=a.workers, threads=a.threads, checkpoint_every=a.checkpoint_every, eval_every=a.eval_every,

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from rankiqa.train.distortions import resolve_set, weighted_families
-from rankiqa.train.losses import CROSS_SCOPES, DEFAULT_MARGIN, LOSSES
+from rankiqa.train.losses import CROSS_SCOPES, DEFAULT_MARGIN, LOSSES, NET_TEACHER_LOSSES
 from rankiqa.train.ranking_data import MIN_CROP, check_min_scale, list_images
 from rankiqa.train.net_teacher import parse_net_teacher
 from rankiqa.train.teacher import resolve_teachers
@@ -82,6 +82,9 @@ class PretrainConfig:
     net_teacher_families: str = ""
     net_teacher_gap: float = 0.5
     net_teacher_weight: float = 1.0
+    # "hinge": pairs apart by net_teacher_gap ordered with the margin; "plcc": 1 - the correlation with the
+    # teacher's scores over those items (losses.correlation_loss), which follows its every step.
+    net_teacher_loss: str = "hinge"
     # Weight of a hinge pulling the batch's clean crops to one score, within clean_tie_tolerance
     # (losses.clean_tie_loss; 0 = off).
     clean_tie: float = 0.0
@@ -144,6 +147,9 @@ class PretrainConfig:
                              f"(got {self.net_teacher!r}, {self.net_teacher_families!r})")
         if self.net_teacher_families:
             resolve_set(self.net_teacher_families)
+        if self.net_teacher_loss not in NET_TEACHER_LOSSES:
+            raise ValueError(f"unknown net_teacher_loss {self.net_teacher_loss!r}; choose from "
+                             f"{', '.join(NET_TEACHER_LOSSES)}")
         if self.net_teacher_gap <= 0 or self.net_teacher_weight < 0:
             raise ValueError(f"net_teacher_gap must be > 0 and net_teacher_weight >= 0, got {self.net_teacher_gap}, "
                              f"{self.net_teacher_weight}")

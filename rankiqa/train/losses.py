@@ -21,7 +21,7 @@ import torch
 __all__ = ["DEFAULT_MARGIN", "RankingLoss", "comparable_pairs", "all_pairs_ranking_loss",
            "random_pairs", "random_pairs_loss", "hard_negative_loss", "hard_fraction", "LOSSES",
            "cross_content_pairs", "cross_content_loss", "teacher_pairs", "mean_teacher", "teacher_loss",
-           "clean_tie_loss"]
+           "clean_tie_loss", "correlation_loss", "NET_TEACHER_LOSSES"]
 
 #: The margin of RankIQA's own LIVE loss layer (``netloss_live.py``).
 DEFAULT_MARGIN = 10.0
@@ -246,3 +246,29 @@ def clean_tie_loss(scores: torch.Tensor, levels: torch.Tensor, tolerance: float)
 LOSSES = ("all_pairs", "random_pairs", "hard_negative")
 # What the cross-photo hinge compares: any two photos of a batch, or only photos under one family.
 CROSS_SCOPES = ("batch", "family")
+
+
+#: How the network teacher's scores are followed (``PretrainConfig.net_teacher_loss``).
+NET_TEACHER_LOSSES = ("hinge", "plcc")
+
+
+def correlation_loss(scores: torch.Tensor, target: torch.Tensor, gap: float) -> RankingLoss:
+    """``1 - PLCC`` of ``scores`` with ``target`` (``[M]``) over the items whose target is finite.
+
+    A hinge only asks pairs a gap apart to be ordered; a correlation asks the student to follow every step
+    of the target, up to offset and scale, so that it is one unit-free term whatever the target's scale.
+    Fewer than three items with a target give zero. The bookkeeping counts the target's pairs at ``gap``
+    (:func:`teacher_pairs`) and how many the scores order.
+    """
+    _check(scores, target=target)
+    keep = torch.isfinite(target)
+    better, worse = teacher_pairs(target[:, None], target.new_ones(1), gap)
+    with torch.no_grad():
+        accuracy = float((scores[better] > scores[worse]).float().mean()) if better.numel() else 0.0
+    if int(keep.sum()) < 3:
+        return RankingLoss(scores.sum() * 0.0, int(better.numel()), 0.0, accuracy)
+    s, t = scores[keep], target[keep].to(scores.dtype)
+    s, t = s - s.mean(), t - t.mean()
+    r = (s * t).sum() / (s.norm() * t.norm()).clamp_min(1e-12)
+    return RankingLoss(1.0 - r, int(better.numel()), 0.0, accuracy)
+

@@ -34,8 +34,9 @@ from rankiqa.api import select_device
 from rankiqa.models import build_model
 from rankiqa.train.config import MODEL_FILE, STATE_FILE, PretrainConfig, split_refs
 from rankiqa.train.distortions import resolve_set
-from rankiqa.train.losses import (RankingLoss, all_pairs_ranking_loss, clean_tie_loss, cross_content_loss,
-                                  hard_fraction, hard_negative_loss, mean_teacher, random_pairs_loss, teacher_loss)
+from rankiqa.train.losses import (RankingLoss, all_pairs_ranking_loss, clean_tie_loss, correlation_loss,
+                                  cross_content_loss, hard_fraction, hard_negative_loss, mean_teacher,
+                                  random_pairs_loss, teacher_loss)
 from rankiqa.train.metrics import group_ranking_metrics
 from rankiqa.train.ranking_data import GroupBatchSampler, RankedGroups, make_loader
 from rankiqa.train.teacher import UNITS, resolve_teachers
@@ -71,7 +72,9 @@ def training_loss(cfg: PretrainConfig, it: int, scores, groups, levels, teacher=
         if teacher is None:
             raise ValueError("the run uses a network teacher but the batch carries no teacher scores")
         teacher, net = teacher[:, :-1], teacher[:, -1:]
-        parts["net_teacher"] = teacher_loss(scores, net, net.new_ones(1), cfg.net_teacher_gap, cfg.margin)
+        parts["net_teacher"] = (correlation_loss(scores, net[:, 0], cfg.net_teacher_gap)
+                                if cfg.net_teacher_loss == "plcc" else
+                                teacher_loss(scores, net, net.new_ones(1), cfg.net_teacher_gap, cfg.margin))
         total = total + cfg.net_teacher_weight * parts["net_teacher"].loss
     if cfg.cross_gap:
         # The sampler puts the groups_per_family groups of one family next to each other.
