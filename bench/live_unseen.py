@@ -25,6 +25,9 @@ target's column on unseen photos reads as an estimate of the human one there.
 The generated images and the teachers' values are cached under ``--cache`` (about 2 minutes
 to build once; JPEG 2000 rates are bisected like the replica's).
 
+``--mix`` adds the models' ensemble, the mean of their calibrated logits (session 22: the broad
+default and the LIVE-only ``rank-live-wide-cross`` err differently across content).
+
     python bench/live_unseen.py --models default runs/X/model.safetensors --pooling activity [--json out.json]
 """
 
@@ -151,6 +154,16 @@ def score_sets(sets: dict[str, list[dict]], models: list[str], pooling: str | No
     return out
 
 
+def add_mix(scores: dict[str, dict[str, np.ndarray]], models: list[str]) -> None:
+    """Per set, one more scorer: the mean of the models' calibrated logits, an ensemble on one human scale."""
+    for name, by_label in scores.items():
+        labels = [k for k in by_label if k != PARAM_ROW]
+        if any(s.min() < 0 or s.max() > 100 for k in labels for s in [by_label[k]]):
+            sys.exit("--mix needs calibrated checkpoints (0-100 scores); a run's model.safetensors has none")
+        p = np.clip(np.stack([by_label[k] for k in labels]) / 100, 1e-6, 1 - 1e-6)
+        by_label[f"mean calibrated logit of {' + '.join(models)}"] = np.log(p / (1 - p)).mean(axis=0)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", nargs="*", default=["default"])
@@ -168,6 +181,8 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, default=ROOT / "runs" / "live_unseen")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--mix", action="store_true",
+                    help="also score the models' ensemble: the mean of their calibrated logits")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -177,6 +192,8 @@ def main() -> None:
     sets = {f"{len(photos)} unseen photos": build(args.cache, photos, args.params),
             REPLICA: replica_rows(args.replica, args.live_refs, args.cache)}
     scores = score_sets(sets, args.models, args.pooling, args.crops, args.crop_size, args.cache)
+    if args.mix:
+        add_mix(scores, args.models)
     result: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
     print("## LIVE's four types at LIVE's parameters: SROCC against people (the replica only) and against "
           "full-reference targets\n")
