@@ -75,9 +75,9 @@ class PretrainConfig:
     # Several teachers as one: the mean of their scores in units (losses.mean_teacher) instead of
     # pairs that every teacher agrees on.
     teacher_mean: bool = False
-    # Extra hinge over any two items of the net_teacher_families (other photos included) whose score by frozen
-    # networks (comma-separated checkpoint ids, averaged in their calibrated logit units; "" = off) differs by
-    # >= net_teacher_gap; see rankiqa.train.net_teacher.
+    # Extra term over the items of the net_teacher_families (other photos included), ordered by the score of
+    # frozen networks (comma-separated checkpoint ids, averaged in their calibrated logit units; "" = off); see
+    # rankiqa.train.net_teacher.
     net_teacher: str = ""
     net_teacher_families: str = ""
     net_teacher_gap: float = 0.5

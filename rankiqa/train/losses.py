@@ -271,4 +271,3 @@ def correlation_loss(scores: torch.Tensor, target: torch.Tensor, gap: float) -> 
     s, t = s - s.mean(), t - t.mean()
     r = (s * t).sum() / (s.norm() * t.norm()).clamp_min(1e-12)
     return RankingLoss(1.0 - r, int(better.numel()), 0.0, accuracy)
-

@@ -1,4 +1,4 @@
-"""Frozen networks as a teacher: their crop scores order pairs of items across photos.
+"""Frozen networks as a teacher: their crop scores order items across photos and families.
 
 The full-reference teachers (:mod:`rankiqa.train.teacher`) compare each crop with its own
 clean crop, an order a blind network cannot fully learn: on new content it does not reach
@@ -10,7 +10,10 @@ make different errors across content, and their mean beats both.
 Each network's raw crop score (higher = better) is put in the logit units of its own
 calibration (``(raw - center) / scale``), so that one unit means the same
 step of the human scale for every network, and the networks are averaged. Items of families
-outside the chosen ones get NaN, which puts them in no pair (:func:`losses.teacher_pairs`).
+outside the chosen ones get NaN, which leaves them out of the teacher's term: a hinge over
+pairs a gap apart (:func:`losses.teacher_pairs`) or a correlation (:func:`losses.correlation_loss`).
+On the default, the hinge changed nothing and the correlation part of the way
+(``bench/results/broad_session22.md``).
 """
 
 from __future__ import annotations
