@@ -30,12 +30,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 import independent  # noqa: E402
 import kadid_scale  # noqa: E402
 from broad_eval import unseen_photos  # noqa: E402
+from live_unseen import calibrated_logit  # noqa: E402
 from rankiqa.api import load_model  # noqa: E402
-
-
-def logit(scores: list[float]) -> np.ndarray:
-    p = np.clip(np.asarray(scores, dtype=float) / 100, 1e-6, 1 - 1e-6)
-    return np.log(p / (1 - p))
 
 
 def main() -> None:
@@ -62,7 +58,7 @@ def main() -> None:
         clean = np.array(Image.open(p).convert("RGB"))
         versions = [kadid_scale.distort(f, clean, lv, 100 * i + kadid_scale.KADID_TYPES[f], "kadid") for f, lv in keys]
         for m, s in scorers.items():
-            kadid[m].append(logit(s.score(versions)))
+            kadid[m].append(calibrated_logit(s.score(versions)))
     print("KADID versions scored", file=sys.stderr)
     images = [cv2.cvtColor(cv2.imread(str(p), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB) for p in photos]
     opencv: dict[str, dict[str, list[np.ndarray]]] = {m: {k: [] for k in independent.TYPES} for m in scorers}
@@ -70,7 +66,7 @@ def main() -> None:
         for i, im in enumerate(images):
             versions = independent.versions(im, kind, i)
             for m, s in scorers.items():
-                opencv[m][kind].append(logit(s.score(versions)))
+                opencv[m][kind].append(calibrated_logit(s.score(versions)))
 
     rows = {f"`{m}`": [m] for m in scorers} | {"mean calibrated logit": list(scorers)}
     result = {}

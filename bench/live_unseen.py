@@ -39,6 +39,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -154,14 +155,20 @@ def score_sets(sets: dict[str, list[dict]], models: list[str], pooling: str | No
     return out
 
 
+def calibrated_logit(scores: Sequence[float] | np.ndarray) -> np.ndarray:
+    """0-100 calibrated scores back on their logistic's logit scale, where checkpoints average on one unit."""
+    p = np.clip(np.asarray(scores, dtype=float) / 100, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
 def add_mix(scores: dict[str, dict[str, np.ndarray]], models: list[str]) -> None:
     """Per set, one more scorer: the mean of the models' calibrated logits, an ensemble on one human scale."""
-    for name, by_label in scores.items():
-        labels = [k for k in by_label if k != PARAM_ROW]
-        if any(s.min() < 0 or s.max() > 100 for k in labels for s in [by_label[k]]):
+    for by_label in scores.values():
+        members = [s for label, s in by_label.items() if label != PARAM_ROW]
+        if any(s.min() < 0 or s.max() > 100 for s in members):
             sys.exit("--mix needs calibrated checkpoints (0-100 scores); a run's model.safetensors has none")
-        p = np.clip(np.stack([by_label[k] for k in labels]) / 100, 1e-6, 1 - 1e-6)
-        by_label[f"mean calibrated logit of {' + '.join(models)}"] = np.log(p / (1 - p)).mean(axis=0)
+        by_label[f"mean calibrated logit of {' + '.join(models)}"] = np.mean([calibrated_logit(s) for s in members],
+                                                                            axis=0)
 
 
 def main() -> None:
