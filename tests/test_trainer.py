@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import signal
 import subprocess
@@ -14,6 +15,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from rankiqa.train.teacher import UNITS
 from rankiqa.train.trainer import STATE_FILE, PretrainConfig, pretrain, split_refs, training_loss
 from rankiqa.weights.checkpoint import read_card
 
@@ -186,6 +188,38 @@ def test_mean_teacher_in_training(refs_dir, tmp_path):
     path = pretrain(_cfg(refs_dir, tmp_path / "r", iters=2, crop_size=48, families="gblur,jpeg",
                          teacher="gmsd,haarpsi", teacher_mean=True))
     assert read_card(path)["training"]["config"]["teacher_mean"] is True
+
+
+def test_teacher_correlation_in_training(refs_dir, tmp_path):
+    cfg = _cfg(refs_dir, tmp_path / "t", teacher="gmsd,haarpsi", teacher_plcc=2.0)
+    # Two photos, two teachers in their units; the clean items' infinite scores stay out of the correlation.
+    teacher = torch.tensor([[math.inf, math.inf], [-0.01, 0.9], [-0.1, 0.5], [math.inf, math.inf],
+                            [-0.05, 0.8], [-0.2, 0.3]])
+    groups, levels = torch.tensor([0, 0, 0, 1, 1, 1]), torch.tensor([0, 1, 2, 0, 1, 2])
+    target = (teacher[[1, 2, 4, 5]] / torch.tensor([UNITS["gmsd"], UNITS["haarpsi"]])).mean(dim=1)
+    follows = torch.tensor([9.0, 3.0 * target[0], 3.0 * target[1], -9.0, 3.0 * target[2], 3.0 * target[3]])
+    with_plcc, parts = training_loss(cfg, 0, follows, groups, levels, teacher)
+    without, plain = training_loss(dataclasses.replace(cfg, teacher_plcc=0.0), 0, follows, groups, levels, teacher)
+    assert "teacher_plcc" not in plain and float(parts["teacher_plcc"].loss) == pytest.approx(0.0, abs=1e-6)
+    assert with_plcc.loss.item() == pytest.approx(without.loss.item(), abs=1e-5)
+    # swapping the scores of two items of different photos leaves every within-photo pair alone but breaks it
+    swapped = follows[[0, 4, 2, 3, 1, 5]]
+    worse, parts = training_loss(cfg, 0, swapped, groups, levels, teacher)
+    assert float(parts["teacher_plcc"].loss) > 0.01
+    assert worse.loss.item() == pytest.approx(training_loss(dataclasses.replace(cfg, teacher_plcc=0.0), 0, swapped,
+                                                            groups, levels, teacher)[0].loss.item()
+                                              + 2.0 * float(parts["teacher_plcc"].loss), abs=1e-5)
+    with pytest.raises(ValueError, match="teacher_plcc"):
+        _cfg(refs_dir, tmp_path / "u", teacher_plcc=1.0)
+    with pytest.raises(ValueError, match="teacher_plcc"):
+        _cfg(refs_dir, tmp_path / "v", teacher="gmsd", teacher_plcc=-1.0)
+    pytest.importorskip("piq")
+    path = pretrain(_cfg(refs_dir, tmp_path / "r", iters=2, crop_size=48, families="gblur,jpeg",
+                         teacher="haarpsi", teacher_plcc=3.0))
+    assert read_card(path)["training"]["config"]["teacher_plcc"] == 3.0
+    rows = [r.split(",") for r in (tmp_path / "r" / "log.csv").read_text().splitlines()]
+    col = rows[0].index("teacher_plcc")
+    assert all(-1.0 <= float(r[col]) <= 1.0 for r in rows[1:])
 
 
 def test_clean_tie_in_training(refs_dir, tmp_path):

@@ -97,6 +97,9 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--teacher-mean", action="store_true",
                    help="several --teacher as one, the mean of their scores in units, instead of the pairs all "
                         "of them agree on")
+    t.add_argument("--teacher-plcc", type=float, default=0.0,
+                   help="weight of 1 - the correlation of the score with the teachers over every item of a batch "
+                        "(default: 0, off; needs --teacher)")
     t.add_argument("--net-teacher", default="",
                    help="frozen calibrated checkpoints (comma-separated ids or files) whose mean crop score orders "
                         "any two items of --net-teacher-families (default: off)")
@@ -343,7 +346,7 @@ def _cmd_pretrain(a: argparse.Namespace) -> int:
         teacher=a.teacher, teacher_gap=a.teacher_gap,
         teacher_weight=a.teacher_weight, teacher_scaled=a.teacher_scaled_margin, teacher_mean=a.teacher_mean,
         net_teacher=a.net_teacher, net_teacher_families=a.net_teacher_families, net_teacher_gap=a.net_teacher_gap,
-        net_teacher_weight=a.net_teacher_weight,
+        net_teacher_weight=a.net_teacher_weight, teacher_plcc=a.teacher_plcc,
         net_teacher_loss=a.net_teacher_loss, clean_tie=a.clean_tie, clean_tie_tolerance=a.clean_tie_tolerance,
         flip=a.flip, min_scale=a.min_scale,
         init=a.init, widen=a.widen, seed=a.seed,

@@ -75,6 +75,10 @@ class PretrainConfig:
     # Several teachers as one: the mean of their scores in units (losses.mean_teacher) instead of
     # pairs that every teacher agrees on.
     teacher_mean: bool = False
+    # Weight of 1 - the correlation of the score with the teachers (their mean in units) over every item of the
+    # batch (losses.correlation_loss; 0 = off): the hinge leaves pairs under teacher_gap free, this asks the score
+    # to follow the teacher's every step across photos and families, up to offset and scale.
+    teacher_plcc: float = 0.0
     # Extra term over the items of the net_teacher_families (other photos included), ordered by the score of
     # frozen networks (comma-separated checkpoint ids, averaged in their calibrated logit units; "" = off); see
     # rankiqa.train.net_teacher.
@@ -135,6 +139,9 @@ class PretrainConfig:
         if self.teacher_gap <= 0 or self.teacher_weight < 0:
             raise ValueError(f"teacher_gap must be > 0 and teacher_weight >= 0, got {self.teacher_gap}, "
                              f"{self.teacher_weight}")
+        if self.teacher_plcc < 0 or (self.teacher_plcc and not self.teacher):
+            raise ValueError(f"teacher_plcc must be >= 0 and needs a teacher, got {self.teacher_plcc}, "
+                             f"teacher {self.teacher!r}")
         weighted_families(resolve_set(self.families), self.family_weights)
         if self.warmup_iters < 0 or bool(self.warmup_iters) != bool(self.warmup_families):
             raise ValueError("warmup_families and warmup_iters > 0 go together "

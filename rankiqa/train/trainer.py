@@ -61,7 +61,7 @@ def _within_loss(cfg: PretrainConfig, it: int, scores, groups, levels) -> Rankin
 def training_loss(cfg: PretrainConfig, it: int, scores, groups, levels, teacher=None
                   ) -> tuple[RankingLoss, dict[str, RankingLoss]]:
     """The training loss and its parts: ``(within-photo result with the total loss, {"cross": ..., "teacher": ...,
-    "net_teacher": ..., "tie": ...})``.
+    "teacher_plcc": ..., "net_teacher": ..., "tie": ...})``.
 
     ``teacher`` holds the batch's teacher scores ``[M, T]`` when ``cfg.teacher`` is set, and the network
     teacher's as its last column when ``cfg.net_teacher`` is.
@@ -91,6 +91,10 @@ def training_loss(cfg: PretrainConfig, it: int, scores, groups, levels, teacher=
         parts["teacher"] = teacher_loss(scores, teacher, units, cfg.teacher_gap, cfg.margin,
                                           cfg.teacher_scaled)
         total = total + cfg.teacher_weight * parts["teacher"].loss
+        if cfg.teacher_plcc:
+            target = (teacher / units).mean(dim=1)
+            parts["teacher_plcc"] = correlation_loss(scores, target, cfg.teacher_gap)
+            total = total + cfg.teacher_plcc * parts["teacher_plcc"].loss
     if cfg.clean_tie:
         parts["tie"] = clean_tie_loss(scores, levels, cfg.clean_tie_tolerance)
         total = total + cfg.clean_tie * parts["tie"].loss
@@ -235,7 +239,7 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, stop_at: int | None = No
         (out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
     log_fields = ["iteration", "loss", "pairs", "violated", "pair_accuracy", "cross_pair_accuracy",
                   "teacher_pairs", "teacher_pair_accuracy", "lr", "images_per_s", "elapsed_s", "clean_tie_loss",
-                  "net_teacher_pairs", "net_teacher_pair_accuracy"]
+                  "net_teacher_pairs", "net_teacher_pair_accuracy", "teacher_plcc"]
     eval_fields = ["iteration", "pair_accuracy", "srocc_level", "pairs"]
     log_file = open(log_path, "a", newline="") if rank == 0 else None
     if log_file and log_file.tell() > 0:  # resumed: keep the log's own columns (older runs lack newer ones)
@@ -281,7 +285,10 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, stop_at: int | None = No
                        "clean_tie_loss": f"{float(parts['tie'].loss):.4f}" if "tie" in parts else "",
                        "net_teacher_pairs": parts["net_teacher"].num_pairs if "net_teacher" in parts else "",
                        "net_teacher_pair_accuracy":
-                           f"{parts['net_teacher'].accuracy:.4f}" if "net_teacher" in parts else ""}
+                           f"{parts['net_teacher'].accuracy:.4f}" if "net_teacher" in parts else "",
+                       # the correlation itself, not the loss: 1 means the score follows the teacher exactly
+                       "teacher_plcc": f"{1 - float(parts['teacher_plcc'].loss.detach()):.4f}" if "teacher_plcc" in parts
+                       else ""}
                 writer.writerow(row)
                 log_file.flush()
                 tick, images_since = now, 0
