@@ -282,7 +282,7 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, stop_at: int | None = No
                        "teacher_pair_accuracy": f"{parts['teacher'].accuracy:.4f}" if "teacher" in parts else "",
                        "lr": f"{lr:.3g}", "images_per_s": f"{images_since * world / (now - tick):.2f}",
                        "elapsed_s": f"{now - t0:.1f}",
-                       "clean_tie_loss": f"{float(parts['tie'].loss):.4f}" if "tie" in parts else "",
+                       "clean_tie_loss": f"{float(parts['tie'].loss.detach()):.4f}" if "tie" in parts else "",
                        "net_teacher_pairs": parts["net_teacher"].num_pairs if "net_teacher" in parts else "",
                        "net_teacher_pair_accuracy":
                            f"{parts['net_teacher'].accuracy:.4f}" if "net_teacher" in parts else "",
