@@ -81,6 +81,19 @@ def test_ranked_groups_carry_the_network_teacher_for_its_families_only(refs_dir)
         RankedGroups(refs, "gblur", crop_size=48, net_teacher=LIVE_ONLY)
 
 
+def test_other_families_scored_by_the_rest(refs_dir, tmp_path):
+    refs = list_images(refs_dir)
+    ds = RankedGroups(refs, "gblur,jpeg", crop_size=48, seed=0, net_teacher=f"{LIVE_ONLY},{BROAD}",
+                      net_teacher_families="gblur", net_teacher_rest=BROAD)
+    for family, names in (("gblur", (LIVE_ONLY, BROAD)), ("jpeg", (BROAD,))):
+        images, _, t = ds[(ds.families.index(family), 3)]
+        assert torch.allclose(t[:, 0], net_teacher_scores(names, images.float() / 255.0), atol=1e-5)
+    with pytest.raises(ValueError, match="net_teacher_rest"):
+        RankedGroups(refs, "gblur", crop_size=48, net_teacher_rest=BROAD)
+    with pytest.raises(ValueError, match="net_teacher_rest"):
+        PretrainConfig(refs=[str(refs_dir)], out=str(tmp_path), families="gblur", net_teacher_rest=BROAD)
+
+
 def test_network_teacher_hinge_in_the_loss(refs_dir, tmp_path):
     cfg = PretrainConfig(refs=[str(refs_dir)], out=str(tmp_path), arch="vgg16_slim", families="gblur,jpeg",
                          net_teacher=LIVE_ONLY, net_teacher_families="gblur", net_teacher_gap=0.5)

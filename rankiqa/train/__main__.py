@@ -106,6 +106,9 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--net-teacher-families", default="", help="set or family names the network teacher judges")
     t.add_argument("--net-teacher-gap", type=float, default=0.5,
                    help="pairs count when the network teacher's scores differ by this much (calibrated logits)")
+    t.add_argument("--net-teacher-rest", default="",
+                   help="checkpoints that score the items of every other family for the network teacher's term "
+                        "(default: none, those items are left out)")
     t.add_argument("--net-teacher-weight", type=float, default=1.0, help="weight of the network teacher's term")
     t.add_argument("--net-teacher-loss", choices=NET_TEACHER_LOSSES, default="hinge",
                    help="hinge over pairs apart by --net-teacher-gap, or plcc: 1 - correlation with its scores")
@@ -346,7 +349,7 @@ def _cmd_pretrain(a: argparse.Namespace) -> int:
         teacher=a.teacher, teacher_gap=a.teacher_gap,
         teacher_weight=a.teacher_weight, teacher_scaled=a.teacher_scaled_margin, teacher_mean=a.teacher_mean,
         net_teacher=a.net_teacher, net_teacher_families=a.net_teacher_families, net_teacher_gap=a.net_teacher_gap,
-        net_teacher_weight=a.net_teacher_weight, teacher_plcc=a.teacher_plcc,
+        net_teacher_weight=a.net_teacher_weight, net_teacher_rest=a.net_teacher_rest, teacher_plcc=a.teacher_plcc,
         net_teacher_loss=a.net_teacher_loss, clean_tie=a.clean_tie, clean_tie_tolerance=a.clean_tie_tolerance,
         flip=a.flip, min_scale=a.min_scale,
         init=a.init, widen=a.widen, seed=a.seed,

@@ -86,6 +86,9 @@ class PretrainConfig:
     net_teacher_families: str = ""
     net_teacher_gap: float = 0.5
     net_teacher_weight: float = 1.0
+    # Checkpoints that score the items of every other family ("" = those items stay out of the term): the
+    # student is then held where these put the other families while net_teacher moves its own.
+    net_teacher_rest: str = ""
     # "hinge": pairs apart by net_teacher_gap ordered with the margin; "plcc": 1 - the correlation with the
     # teacher's scores over those items (losses.correlation_loss), which follows its every step.
     net_teacher_loss: str = "hinge"
@@ -154,6 +157,9 @@ class PretrainConfig:
                              f"(got {self.net_teacher!r}, {self.net_teacher_families!r})")
         if self.net_teacher_families:
             resolve_set(self.net_teacher_families)
+        if parse_net_teacher(self.net_teacher_rest) and not parse_net_teacher(self.net_teacher):
+            raise ValueError(f"net_teacher_rest scores the families outside net_teacher_families: set net_teacher "
+                             f"too (got net_teacher_rest {self.net_teacher_rest!r})")
         if self.net_teacher_loss not in NET_TEACHER_LOSSES:
             raise ValueError(f"unknown net_teacher_loss {self.net_teacher_loss!r}; choose from "
                              f"{', '.join(NET_TEACHER_LOSSES)}")

@@ -108,7 +108,8 @@ class RankedGroups(Dataset):
     scores float [n, T])``.
     ``net_teacher`` (checkpoint ids) adds one more teacher column, the frozen
     networks' score (:mod:`rankiqa.train.net_teacher`), for items of the
-    families in ``net_teacher_families``, NaN for the others.
+    families in ``net_teacher_families``; items of the other families get the
+    score of the networks ``net_teacher_rest``, or NaN without them.
     ``family_weights`` (set or family name -> integer) draws those families
     more often (:func:`~rankiqa.train.distortions.weighted_families`).
     ``flip`` and ``min_scale`` augment the photo (:func:`augment_photo`).
@@ -118,7 +119,7 @@ class RankedGroups(Dataset):
                  crop_size: int = 224, seed: int = 0, cache_images: bool = False,
                  teachers: str | Sequence[str] = (), family_weights: Mapping[str, int] | None = None,
                  flip: bool = False, min_scale: float = 1.0, net_teacher: str | Sequence[str] = (),
-                 net_teacher_families: str = ""):
+                 net_teacher_families: str = "", net_teacher_rest: str | Sequence[str] = ()):
         check_min_scale(min_scale)
         self.flip, self.min_scale = flip, min_scale
         self.refs = [Path(r) for r in refs]
@@ -134,6 +135,9 @@ class RankedGroups(Dataset):
         if bool(self.net_teacher) != bool(net_teacher_families):
             raise ValueError("net_teacher and net_teacher_families go together")
         self.net_teacher_families = frozenset(resolve_set(net_teacher_families) if net_teacher_families else ())
+        self.net_teacher_rest = parse_net_teacher(net_teacher_rest)
+        if self.net_teacher_rest and not self.net_teacher:
+            raise ValueError("net_teacher_rest scores the families outside net_teacher_families: set net_teacher")
         self._cache: dict[int, np.ndarray] | None = {} if cache_images else None
 
     def __len__(self) -> int:
@@ -173,8 +177,8 @@ class RankedGroups(Dataset):
         x = stack.float().div_(255.0)
         columns = [teacher_scores(x, x[0], self.teachers)] if self.teachers else []
         if self.net_teacher:
-            own = family in self.net_teacher_families
-            columns.append((net_teacher_scores(self.net_teacher, x) if own
+            names = self.net_teacher if family in self.net_teacher_families else self.net_teacher_rest
+            columns.append((net_teacher_scores(names, x) if names
                             else torch.full((len(x),), float("nan"))).unsqueeze(1))
         return stack, levels_t, torch.cat(columns, dim=1)
 

@@ -189,7 +189,8 @@ def _stage_loaders(cfg: PretrainConfig, train_refs: list[Path], start: int, rank
             continue
         dataset = RankedGroups(train_refs, families, max(cfg.train_crops or [cfg.crop_size]), seed=cfg.seed,
                                teachers=cfg.teacher, family_weights=weights, flip=cfg.flip, min_scale=cfg.min_scale,
-                               net_teacher=cfg.net_teacher, net_teacher_families=cfg.net_teacher_families)
+                               net_teacher=cfg.net_teacher, net_teacher_families=cfg.net_teacher_families,
+                               net_teacher_rest=cfg.net_teacher_rest)
         sampler = GroupBatchSampler(len(dataset), cfg.groups_per_batch, cfg.seed, start=max(start, first),
                                     num_batches=last, rank=rank, num_replicas=world,
                                     per_photo=cfg.groups_per_photo, families=dataset.families,
