@@ -10,7 +10,8 @@ make different errors across content, and their mean beats both.
 Each network's raw crop score (higher = better) is put in the logit units of its own
 calibration (``(raw - center) / scale``), so that one unit means the same
 step of the human scale for every network, and the networks are averaged. Items of families
-outside the chosen ones get NaN, which leaves them out of the teacher's term: a hinge over
+outside the chosen ones get the score of the ``net_teacher_rest`` networks (which hold them
+where those networks put them), or NaN, which leaves them out of the teacher's term: a hinge over
 pairs a gap apart (:func:`losses.teacher_pairs`) or a correlation (:func:`losses.correlation_loss`).
 On the default, the hinge changed nothing and the correlation part of the way
 (``bench/results/broad_session22.md``).
