@@ -55,7 +55,7 @@ def test_resume_keeps_an_older_logs_columns(refs_dir, tmp_path):
     log = tmp_path / "b" / "log.csv"
     rows = [r.split(",") for r in log.read_text().splitlines()]
     newer = rows[0].index("clean_tie_loss")  # this column and those after it came later
-    assert rows[0][newer:] == ["clean_tie_loss", "net_teacher_pairs", "net_teacher_pair_accuracy"]
+    assert rows[0][newer:] == ["clean_tie_loss", "net_teacher_pairs", "net_teacher_pair_accuracy", "teacher_plcc"]
     log.write_text("".join(",".join(r[:newer]) + "\n" for r in rows))  # as a run logged before they existed
     pretrain(_cfg(refs_dir, tmp_path / "b"), resume=True)
     rows = [r.split(",") for r in log.read_text().splitlines()]
