@@ -202,7 +202,7 @@ def test_teacher_correlation_in_training(refs_dir, tmp_path):
     without, plain = training_loss(dataclasses.replace(cfg, teacher_plcc=0.0), 0, follows, groups, levels, teacher)
     assert "teacher_plcc" not in plain and float(parts["teacher_plcc"].loss) == pytest.approx(0.0, abs=1e-6)
     assert with_plcc.loss.item() == pytest.approx(without.loss.item(), abs=1e-5)
-    # swapping the scores of two items of different photos leaves every within-photo pair alone but breaks it
+    # swapping the scores of two items of different photos keeps every within-photo order but breaks the correlation
     swapped = follows[[0, 4, 2, 3, 1, 5]]
     worse, parts = training_loss(cfg, 0, swapped, groups, levels, teacher)
     assert float(parts["teacher_plcc"].loss) > 0.01
