@@ -288,8 +288,8 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, stop_at: int | None = No
                        "net_teacher_pair_accuracy":
                            f"{parts['net_teacher'].accuracy:.4f}" if "net_teacher" in parts else "",
                        # the correlation itself, not the loss: 1 means the score follows the teacher exactly
-                       "teacher_plcc": f"{1 - float(parts['teacher_plcc'].loss.detach()):.4f}" if "teacher_plcc" in parts
-                       else ""}
+                       "teacher_plcc":
+                           f"{1 - float(parts['teacher_plcc'].loss.detach()):.4f}" if "teacher_plcc" in parts else ""}
                 writer.writerow(row)
                 log_file.flush()
                 tick, images_since = now, 0
