@@ -92,8 +92,8 @@ def training_loss(cfg: PretrainConfig, it: int, scores, groups, levels, teacher=
                                           cfg.teacher_scaled)
         total = total + cfg.teacher_weight * parts["teacher"].loss
         if cfg.teacher_plcc:
-            target = (teacher / units).mean(dim=1)
-            parts["teacher_plcc"] = correlation_loss(scores, target, cfg.teacher_gap)
+            target, _ = mean_teacher(teacher, units)
+            parts["teacher_plcc"] = correlation_loss(scores, target[:, 0], cfg.teacher_gap)
             total = total + cfg.teacher_plcc * parts["teacher_plcc"].loss
     if cfg.clean_tie:
         parts["tie"] = clean_tie_loss(scores, levels, cfg.clean_tie_tolerance)
