@@ -11,7 +11,7 @@ import numpy as np
 from rankiqa.train.distortions import resolve_set, weighted_families
 from rankiqa.train.losses import CROSS_SCOPES, DEFAULT_MARGIN, LOSSES, NET_TEACHER_LOSSES
 from rankiqa.train.ranking_data import MIN_CROP, check_min_scale, list_images
-from rankiqa.train.net_teacher import parse_net_teacher
+from rankiqa.train.net_teacher import check_net_teacher
 from rankiqa.train.teacher import resolve_teachers
 
 __all__ = ["PretrainConfig", "split_refs", "STATE_FILE", "MODEL_FILE", "HELDOUT_SPLIT_SEED"]
@@ -152,14 +152,7 @@ class PretrainConfig:
         if self.warmup_families:
             resolve_set(self.warmup_families)
         resolve_teachers(self.teacher)
-        if bool(parse_net_teacher(self.net_teacher)) != bool(self.net_teacher_families):
-            raise ValueError("net_teacher and net_teacher_families go together "
-                             f"(got {self.net_teacher!r}, {self.net_teacher_families!r})")
-        if self.net_teacher_families:
-            resolve_set(self.net_teacher_families)
-        if parse_net_teacher(self.net_teacher_rest) and not parse_net_teacher(self.net_teacher):
-            raise ValueError(f"net_teacher_rest scores the families outside net_teacher_families: set net_teacher "
-                             f"too (got net_teacher_rest {self.net_teacher_rest!r})")
+        check_net_teacher(self.net_teacher, self.net_teacher_families, self.net_teacher_rest)
         if self.net_teacher_loss not in NET_TEACHER_LOSSES:
             raise ValueError(f"unknown net_teacher_loss {self.net_teacher_loss!r}; choose from "
                              f"{', '.join(NET_TEACHER_LOSSES)}")

@@ -24,7 +24,9 @@ from functools import lru_cache
 
 import torch
 
-__all__ = ["net_teacher_scores", "parse_net_teacher"]
+from rankiqa.train.distortions import resolve_set
+
+__all__ = ["net_teacher_scores", "parse_net_teacher", "check_net_teacher"]
 
 
 def parse_net_teacher(spec: str | Sequence[str]) -> tuple[str, ...]:
@@ -33,6 +35,22 @@ def parse_net_teacher(spec: str | Sequence[str]) -> tuple[str, ...]:
     if any(not n for n in names) and any(names):
         raise ValueError(f"empty name in network teacher list {spec!r}")
     return tuple(n for n in names if n)
+
+
+def check_net_teacher(net_teacher: str | Sequence[str], families: str,
+                      rest: str | Sequence[str] = ()) -> tuple[tuple[str, ...], frozenset[str], tuple[str, ...]]:
+    """The network teacher's three settings, parsed and checked together: ``(teachers, families, rest)``.
+
+    ``families`` is a family set (:func:`rankiqa.train.distortions.resolve_set`) and must be given exactly when
+    ``net_teacher`` is; ``rest`` scores the families outside it, so it needs ``net_teacher``.
+    """
+    teachers, held = parse_net_teacher(net_teacher), parse_net_teacher(rest)
+    if bool(teachers) != bool(families):
+        raise ValueError(f"net_teacher and net_teacher_families go together (got {net_teacher!r}, {families!r})")
+    if held and not teachers:
+        raise ValueError(f"net_teacher_rest scores the families outside net_teacher_families: set net_teacher "
+                         f"too (got net_teacher_rest {rest!r})")
+    return teachers, frozenset(resolve_set(families) if families else ()), held
 
 
 @lru_cache(maxsize=None)  # once per process: DataLoader workers load their own copy

@@ -42,7 +42,7 @@ from rankiqa.io import IMAGE_SUFFIXES
 from rankiqa.protocols import pad_to_min_size
 from rankiqa.train.distortions import (LEVELS, apply_distortion, level_rng, rank_level, resolve_set,
                                         weighted_families)
-from rankiqa.train.net_teacher import net_teacher_scores, parse_net_teacher
+from rankiqa.train.net_teacher import check_net_teacher, net_teacher_scores
 from rankiqa.train.teacher import resolve_teachers, teacher_scores
 
 __all__ = ["list_images", "read_rgb", "augment_photo", "check_min_scale", "RankedGroups", "GroupBatchSampler",
@@ -131,13 +131,8 @@ class RankedGroups(Dataset):
         self.crop_size = crop_size
         self.seed = seed
         self.teachers = resolve_teachers(teachers)
-        self.net_teacher = parse_net_teacher(net_teacher)
-        if bool(self.net_teacher) != bool(net_teacher_families):
-            raise ValueError("net_teacher and net_teacher_families go together")
-        self.net_teacher_families = frozenset(resolve_set(net_teacher_families) if net_teacher_families else ())
-        self.net_teacher_rest = parse_net_teacher(net_teacher_rest)
-        if self.net_teacher_rest and not self.net_teacher:
-            raise ValueError("net_teacher_rest scores the families outside net_teacher_families: set net_teacher")
+        self.net_teacher, self.net_teacher_families, self.net_teacher_rest = check_net_teacher(
+            net_teacher, net_teacher_families, net_teacher_rest)
         self._cache: dict[int, np.ndarray] | None = {} if cache_images else None
 
     def __len__(self) -> int:
