@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from inference import make_folder  # noqa: E402
+from inference import live_report, make_folder  # noqa: E402
 from rankiqa.api import Scorer, load_model  # noqa: E402
 from rankiqa.io import images_in_folder, load_image  # noqa: E402
 from rankiqa.models.fusion import fold_batch_norm  # noqa: E402
@@ -126,14 +126,11 @@ def network_ms(scorer: Scorer, batch: torch.Tensor, repeats: int = 20) -> float:
     return 1e3 * (time.perf_counter() - t) / repeats
 
 
-def live_row(scorer: Scorer, folder: Path | None) -> str:
-    if folder is None:
+def live_row(scorer: Scorer, ds) -> str:
+    """`` | all / JP2K / blur`` LIVE replica SROCC, or nothing without a replica."""
+    if ds is None:
         return ""
-    from rankiqa.train.datasets import load_dataset
-    from rankiqa.train.evaluation import evaluate_dataset
-
-    ds = load_dataset(f"live-replica:{folder}")
-    rep = evaluate_dataset(scorer.score_with_errors([x.path for x in ds.samples])[0], ds)
+    rep = live_report(scorer, ds)
     return " | " + " / ".join(f"{m['srocc']:.3f}" for m in (rep["all"], rep["per_type"]["jp2k"],
                                                                 rep["per_type"]["gblur"]))
 
@@ -152,6 +149,11 @@ def main() -> None:
     base = load_model(args.model, device="cpu", precision="float32")
     net = fold_batch_norm(network_from_checkpoint(resolve_checkpoint(args.model)[0])[0]).eval()
     calib = calibration_crops(args.refs, args.calib, base.crop_size)
+    replica = None
+    if args.live:
+        from rankiqa.train.datasets import load_dataset
+
+        replica = load_dataset(f"live-replica:{args.live}")
     rows: list[tuple[str, Callable[[], Scorer]]] = [("torch float32 (the library's)", lambda: base)]
     if native_bf16():
         rows.append(("torch bfloat16 (the library's)",
@@ -178,7 +180,7 @@ def main() -> None:
             ref = scores if ref is None else ref
             diff = np.abs(scores - ref)
             print(f"| {name} | {ips:.1f} | {network_ms(scorer, one):.1f} | {diff.mean():.2f} / {diff.max():.2f}"
-                  f"{live_row(scorer, args.live)} |", flush=True)
+                  f"{live_row(scorer, replica)} |", flush=True)
 
 
 if __name__ == "__main__":

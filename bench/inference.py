@@ -228,17 +228,22 @@ def startup(one: str, threads: int) -> tuple[float, float]:
             wall([sys.executable, "-c", "import torch"]))
 
 
-def live_agreement(folder: Path, model: str, precisions: tuple[str, ...]) -> None:
-    from rankiqa.train.datasets import load_dataset
+def live_report(scorer, ds) -> dict:
+    """``evaluate_dataset``'s report (SROCC over all and per type) of ``scorer`` on a loaded LIVE replica."""
     from rankiqa.train.evaluation import evaluate_dataset
 
+    raw, _ = scorer.score_with_errors([x.path for x in ds.samples])
+    return evaluate_dataset(raw, ds)
+
+
+def live_agreement(folder: Path, model: str, precisions: tuple[str, ...]) -> None:
+    from rankiqa.train.datasets import load_dataset
+
     ds = load_dataset(f"live-replica:{folder}")
-    paths = [x.path for x in ds.samples]
     print("\n# LIVE replica SROCC per precision (default protocol)\n")
     print("| precision | all | JP2K | JPEG | noise | blur |\n|---|---|---|---|---|---|")
     for precision in precisions:
-        raw, _ = load_model(model, device="cpu", precision=precision).score_with_errors(paths)
-        rep = evaluate_dataset(raw, ds)
+        rep = live_report(load_model(model, device="cpu", precision=precision), ds)
         per = [rep["all"]] + [rep["per_type"][k] for k in ("jp2k", "jpeg", "wn", "gblur")]
         print(f"| {precision} | " + " | ".join(f"{m['srocc']:.4f}" for m in per) + " |")
 
