@@ -175,6 +175,22 @@ def test_teacher_hinge_in_training(refs_dir, tmp_path):
         _cfg(refs_dir, tmp_path / "v", teacher="gmsd", teacher_gap=0)
 
 
+def test_batches_do_not_depend_on_the_network(refs_dir, tmp_path):
+    # bench/paired_logs.py pairs two runs iteration by iteration: that needs the same crops whatever the width.
+    pytest.importorskip("piq")
+
+    def logged(name: str, **kw) -> list[tuple[str, str]]:
+        pretrain(_cfg(refs_dir, tmp_path / name, iters=4, crop_size=48, families="live,kadid_motion_blur",
+                      teacher="haarpsi", teacher_gap=0.2, **kw))
+        rows = [r.split(",") for r in (tmp_path / name / "log.csv").read_text().splitlines()]
+        cols = [rows[0].index(c) for c in ("pairs", "teacher_pairs")]
+        return [tuple(r[c] for c in cols) for r in rows[1:]]
+
+    narrow = logged("narrow")
+    assert logged("wide", arch_kwargs={"width": 0.1, "hidden": 8}) == narrow
+    assert logged("reseeded", seed=5) != narrow  # the counts do follow the batch's content
+
+
 def test_mean_teacher_in_training(refs_dir, tmp_path):
     cfg = _cfg(refs_dir, tmp_path / "t", teacher="gmsd,haarpsi", teacher_gap=1.0)
     # Teacher [M, 2]: item 0 far better by gmsd, a little worse by haarpsi; agreement makes no pair, the mean one.
