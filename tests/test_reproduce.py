@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load_file
 
-from rankiqa.train.__main__ import _parser, main
+from rankiqa.train.__main__ import main
+from rankiqa.train.cli_args import build_parser
 from rankiqa.train.reproduce import reproduce, training_chain
 from rankiqa.weights.checkpoint import read_card
 from rankiqa.weights.manifest import load_manifest
@@ -51,7 +52,7 @@ def test_the_default_and_its_fine_tune_have_a_complete_recipe():
 
 def test_recorded_commands_are_the_configs_of_the_published_weights():
     """The last step of each recipe, parsed as the CLI parses it, gives the config stored with the weights."""
-    parser = _parser()
+    parser = build_parser()
     checked = 0
     for cp, rec in load_manifest().items():
         if rec.training.get("stage") != "rank" or "config" not in rec.training:
