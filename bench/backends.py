@@ -19,7 +19,6 @@ the scores move from torch float32 on the 0-100 scale (mean / max absolute diffe
 
 from __future__ import annotations
 
-import argparse
 import copy
 import logging
 import sys
@@ -37,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from inference import live_report, make_folder  # noqa: E402
+from inference import folder_bench_parser, live_report, make_folder  # noqa: E402
 from rankiqa.api import Scorer, load_model  # noqa: E402
 from rankiqa.io import images_in_folder, load_image  # noqa: E402
 from rankiqa.models.fusion import fold_batch_norm  # noqa: E402
@@ -136,13 +135,8 @@ def live_row(scorer: Scorer, ds) -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default="default")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--images", type=int, default=100)
+    ap = folder_bench_parser(__doc__, "LIVE replica folder: SROCC per backend")
     ap.add_argument("--calib", type=int, default=256, help="crops that set the int8 activation ranges")
-    ap.add_argument("--refs", type=Path, default=ROOT.parent / "shared" / "data" / "refs")
-    ap.add_argument("--live", type=Path, default=None, help="LIVE replica folder: SROCC per backend")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 

@@ -248,15 +248,21 @@ def live_agreement(folder: Path, model: str, precisions: tuple[str, ...]) -> Non
         print(f"| {precision} | " + " | ".join(f"{m['srocc']:.4f}" for m in per) + " |")
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def folder_bench_parser(doc: str, live_help: str) -> argparse.ArgumentParser:
+    """The options every bench that scores a folder of test JPEGs shares (this one and bench/backends.py)."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="default")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--images", type=int, default=100)
-    ap.add_argument("--many", type=int, default=10000, help="images scored by the second RSS process")
     ap.add_argument("--refs", type=Path, default=ROOT.parent / "shared" / "data" / "refs")
+    ap.add_argument("--live", type=Path, default=None, help=live_help)
+    return ap
+
+
+def main() -> None:
+    ap = folder_bench_parser(__doc__, "LIVE replica folder: SROCC per precision")
+    ap.add_argument("--many", type=int, default=10000, help="images scored by the second RSS process")
     ap.add_argument("--compile", action="store_true", help="also time torch.compile (minutes of compiling)")
-    ap.add_argument("--live", type=Path, default=None, help="LIVE replica folder: SROCC per precision")
     ap.add_argument("--bf16", action="store_true", help="time bfloat16 even where this CPU only emulates it")
     args = ap.parse_args()
     with_bf16 = args.bf16 or native_bf16()
