@@ -95,6 +95,20 @@ def test_errors(tmp_path):
         load_public("koniq10k", tmp_path)
     with pytest.raises(FileNotFoundError, match="no such folder"):
         load_public("koniq10k", tmp_path / "nope")
+    with pytest.raises(ValueError, match="is a folder; csv: takes the CSV file"):
+        load_dataset(f"csv:{tmp_path}")
+    with pytest.raises(FileNotFoundError, match="no such CSV file"):
+        load_dataset(f"csv:{tmp_path / 'scores.csv' / 'x'}")
+
+
+def test_train_cli_names_a_misplaced_dataset_in_one_line(tmp_path, capsys):
+    from rankiqa.train.__main__ import main
+
+    (tmp_path / "file").write_text("")
+    for spec in (f"csv:{tmp_path}", f"csv:{tmp_path / 'file' / 'x'}"):
+        assert main(["calibrate", "--model", "default", "--dataset", spec]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and "Traceback" not in err and str(tmp_path) in err
 
 
 def _live_release2(tmp_path, realigned: bool):

@@ -186,7 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                "calibrate": _cmd_calibrate, "reproduce": _cmd_reproduce}[args.command]
     try:
         return handler(args)
-    except (ValueError, FileNotFoundError, FileExistsError, RankIQAError) as exc:
+    except (ValueError, OSError, RankIQAError) as exc:  # OSError: unreadable or misplaced files
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

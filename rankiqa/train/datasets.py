@@ -84,6 +84,10 @@ def load_csv(path: str | Path) -> Dataset:
     Higher score = better unless the file has a ``# lower_is_better`` first line.
     """
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path}: is a folder; csv: takes the CSV file itself (columns path, score)")
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such CSV file")
     with open(path, newline="") as f:
         first = f.readline()
         lower = first.strip().lower() == "# lower_is_better"
