@@ -116,3 +116,29 @@ def test_pretrain_rejects_bad_train_crops(value, message, capsys, tmp_path):
     with pytest.raises(SystemExit) as exit_:
         main(["pretrain", "--refs", str(tmp_path), "--out", str(tmp_path / "o"), "--train-crops", value])
     assert exit_.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_export_a_state_with_its_protocol_and_calibrate_the_file(refs_dir, rated, tmp_path, capsys):
+    import rankiqa
+    from rankiqa.train.trainer import PretrainConfig, pretrain
+
+    run = tmp_path / "run"
+    pretrain(PretrainConfig(refs=[str(refs_dir)], out=str(run), arch="vgg16_slim",
+                            arch_kwargs={"width": 0.05, "hidden": 8}, iters=4, groups_per_batch=2, crop_size=32,
+                            checkpoint_every=2, heldout_fraction=0.34, progress=False), stop_at=3)
+    snap = tmp_path / "snap.safetensors"
+    assert main(["export", "--state", str(run / "state.safetensors"), "--out", str(snap), "--num-crops", "5",
+                 "--pooling", "activity"]) == 0
+    scorer = rankiqa.load_model(str(snap))
+    assert (scorer.num_crops, scorer.pooling, scorer.calibration) == (5, "activity", None)
+    images = sorted(str(p) for p in rated.glob("*.png"))
+    raw = scorer.score(images)
+    assert main(["calibrate", "--model", str(snap), "--dataset", f"csv:{rated}", "--write"]) == 0
+    scorer = rankiqa.load_model(str(snap))
+    assert scorer.calibration is not None and scorer.card["score_range"] == [0.0, 100.0]
+    calibrated = scorer.score(images)
+    assert all(0.0 <= s <= 100.0 for s in calibrated)
+    assert sorted(range(len(raw)), key=raw.__getitem__) == sorted(range(len(raw)), key=calibrated.__getitem__)
+    with pytest.raises(SystemExit):
+        main(["export", "--state", str(run / "state.safetensors"), "--out", str(snap), "--num-crops", "0"])
+    assert "--num-crops: must be >= 1" in capsys.readouterr().err

@@ -35,7 +35,7 @@ def _cmd_finetune(a: argparse.Namespace) -> int:
 def _cmd_export(a: argparse.Namespace) -> int:
     from rankiqa.train.trainer import export_state
 
-    print(export_state(a.state, a.out))
+    print(export_state(a.state, a.out, num_crops=a.num_crops, pooling=a.pooling))
     return 0
 
 

@@ -15,12 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from safetensors.torch import load_file
 from scipy import optimize
 
 from rankiqa.calibration import check_calibration
 from rankiqa.train.datasets import Dataset, load_dataset
 from rankiqa.train.evaluation import score_dataset
 from rankiqa.train.publish import PACKAGE_WEIGHTS
+from rankiqa.weights.checkpoint import read_card, save_checkpoint
 from rankiqa.weights.manifest import MANIFEST_NAME
 
 __all__ = ["human_quality", "fit_calibration", "calibrate_checkpoint", "record_calibration"]
@@ -65,15 +67,22 @@ def calibrate_checkpoint(model: str | Path, dataset_spec: str, protocol: str | N
     return check_calibration(cal)
 
 
-def record_calibration(checkpoint_id: str, calibration: dict[str, Any], manifest: str | Path | None = None) -> None:
-    """Store ``calibration`` in the manifest entry ``checkpoint_id`` (its score range becomes 0-100)."""
+def record_calibration(checkpoint: str | Path, calibration: dict[str, Any], manifest: str | Path | None = None) -> None:
+    """Store ``calibration`` in the manifest entry ``checkpoint`` (an id), or in the card of ``checkpoint``
+    where that is a ``.safetensors`` file; its score range becomes 0-100."""
+    calibration = check_calibration(calibration)
+    if str(checkpoint).endswith(".safetensors"):
+        card = read_card(checkpoint)  # tensors as stored (a half-precision file stays half)
+        save_checkpoint(checkpoint, load_file(str(checkpoint)),
+                        {**card, "calibration": calibration, "score_range": [0.0, 100.0]})
+        return
     path = Path(manifest) if manifest else PACKAGE_WEIGHTS / MANIFEST_NAME
     data = json.loads(path.read_text())
     for entry in data["checkpoints"]:
-        if entry["id"] == checkpoint_id:
-            entry["calibration"] = check_calibration(calibration)
+        if entry["id"] == checkpoint:
+            entry["calibration"] = calibration
             entry["score_range"] = [0.0, 100.0]
             break
     else:
-        raise ValueError(f"no manifest entry {checkpoint_id!r} in {path}")
+        raise ValueError(f"no manifest entry {checkpoint!r} in {path}")
     path.write_text(json.dumps(data, indent=2) + "\n")

@@ -161,6 +161,9 @@ def build_parser(description: str = "") -> argparse.ArgumentParser:
     x = sub.add_parser("export", help="checkpoint from a training state (an unfinished run)", allow_abbrev=False)
     x.add_argument("--state", required=True, help="OUT/state.safetensors of a pretrain run")
     x.add_argument("--out", required=True, help="checkpoint file to write (.safetensors)")
+    x.add_argument("--num-crops", type=positive_int, default=None,
+                   help="random crops it is scored on (default: the paper's 30)")
+    x.add_argument("--pooling", choices=POOLINGS, default=None, help="how crop scores pool (default: mean)")
 
     pb = sub.add_parser("publish", help="add a checkpoint to weights_manifest.json (embedded or hub)",
                         allow_abbrev=False)
@@ -186,7 +189,7 @@ def build_parser(description: str = "") -> argparse.ArgumentParser:
     cb.add_argument("--dataset", required=True, help="NAME:PATH, e.g. live-replica:runs/live_replica")
     cb.add_argument("--protocol", choices=("paper", "grid", "full"), default=None)
     cb.add_argument("--pooling", choices=POOLINGS, default=None, help="default: the checkpoint's")
-    cb.add_argument("--write", action="store_true", help="store it in the manifest entry --model (an id)")
+    cb.add_argument("--write", action="store_true", help="store it in the manifest entry --model (an id), or in the card of --model (a file)")
     cb.add_argument("--manifest", default=None, help="default: the package's weights_manifest.json")
 
     lr_ = sub.add_parser("live-replica", help="regenerate LIVE's distorted images with their DMOS",

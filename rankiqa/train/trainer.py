@@ -32,6 +32,7 @@ from tqdm import tqdm
 
 from rankiqa.api import select_device
 from rankiqa.models import build_model
+from rankiqa.protocols import check_pooling
 from rankiqa.train.config import MODEL_FILE, STATE_FILE, PretrainConfig, split_refs
 from rankiqa.train.distortions import resolve_set
 from rankiqa.train.losses import (RankingLoss, all_pairs_ranking_loss, clean_tie_loss, correlation_loss,
@@ -353,8 +354,10 @@ def _card(cfg: PretrainConfig, iteration: int, train_refs: list[Path], held_refs
 
 
 
-def export_state(state_path: str | Path, out_path: str | Path) -> Path:
-    """Write the model of a training state (e.g. of an unfinished run) as a checkpoint."""
+def export_state(state_path: str | Path, out_path: str | Path, num_crops: int | None = None,
+                 pooling: str | None = None) -> Path:
+    """Write the model of a training state (e.g. of an unfinished run) as a checkpoint; ``num_crops`` and
+    ``pooling`` set its test-time protocol (default: the paper's 30 crops, mean pooling)."""
     from safetensors import safe_open
 
     with safe_open(str(state_path), framework="pt") as f:
@@ -363,5 +366,12 @@ def export_state(state_path: str | Path, out_path: str | Path) -> Path:
     tensors = load_file(str(state_path))
     state = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
     train_refs, held_refs = split_refs(cfg.refs, cfg.heldout, cfg.heldout_fraction)
-    save_checkpoint(out_path, state, _card(cfg, int(meta["iteration"]), train_refs, held_refs))
+    card = _card(cfg, int(meta["iteration"]), train_refs, held_refs)
+    if num_crops is not None:
+        if num_crops < 1:
+            raise ValueError(f"num_crops must be at least 1, got {num_crops}")
+        card["num_crops"] = int(num_crops)
+    if pooling is not None:
+        card["pooling"] = check_pooling(pooling)
+    save_checkpoint(out_path, state, card)
     return Path(out_path)
