@@ -10,11 +10,21 @@ and pooling) and scores one folder of 768x512 JPEGs (``bench/inference.make_fold
   in favour of the separate ``torchao`` package;
 - ONNX Runtime float32 and int8 (``quantize_static``, QDQ, the same crops), on its CPU provider.
 
+- OpenCV BRISQUE's features (``bench/inference.brisque``), the issue's speed target, in the same run.
+
 Per row: images/s of the whole pipeline, the network alone (ms per batch of one image's 15 crops), and how far
 the scores move from torch float32 on the 0-100 scale (mean / max absolute difference over the folder); with
 ``--live runs/live_replica`` also LIVE replica SROCC (all, JPEG 2000, blur). Needs ``bench/requirements.txt``.
 
-    python bench/backends.py [--images 100] [--threads 2] [--live runs/live_replica]
+    python bench/backends.py [--images 100] [--threads 2] [--live runs/live_replica] [--rows float32,int8,brisque]
+
+How int8 would fare on a CPU without AVX-512 (where ``auto`` is float32 and BRISQUE was ahead, session 19) can be
+estimated on an AVX-512 one by capping each library's instruction set: oneDNN, ATen, FBGEMM (torch's int8) and
+OpenCV read these at start-up; ONNX Runtime has no such switch, so leave its rows out::
+
+    ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 FBGEMM_ENABLE_INSTRUCTIONS=AVX2 \
+    OPENCV_CPU_DISABLE=AVX512_SKX,AVX512_CLX,AVX512_CNL,AVX512_ICL,AVX512_COMMON \
+    python bench/backends.py --rows float32,int8,brisque
 """
 
 from __future__ import annotations
@@ -36,7 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from inference import folder_bench_parser, live_report, make_folder  # noqa: E402
+from inference import brisque, folder_bench_parser, live_report, make_folder  # noqa: E402
 from rankiqa.api import Scorer, load_model  # noqa: E402
 from rankiqa.io import images_in_folder, load_image  # noqa: E402
 from rankiqa.models.fusion import fold_batch_norm  # noqa: E402
@@ -134,10 +144,19 @@ def live_row(scorer: Scorer, ds) -> str:
                                                                 rep["per_type"]["gblur"]))
 
 
+#: What --rows can name.
+ROWS = ("float32", "bfloat16", "int8", "ort-float32", "ort-int8", "brisque")
+
+
 def main() -> None:
     ap = folder_bench_parser(__doc__, "LIVE replica folder: SROCC per backend")
     ap.add_argument("--calib", type=int, default=256, help="crops that set the int8 activation ranges")
+    ap.add_argument("--rows", default=None, help=f"comma-separated, of {', '.join(ROWS)} (default: all; torch "
+                                                 "float32 is always scored, as the others' reference)")
     args = ap.parse_args()
+    want = set(args.rows.split(",")) if args.rows else set(ROWS)
+    if want - set(ROWS):
+        ap.error(f"--rows: unknown {', '.join(sorted(want - set(ROWS)))} (known: {', '.join(ROWS)})")
     torch.set_num_threads(args.threads)
 
     base = load_model(args.model, device="cpu", precision="float32")
@@ -149,14 +168,18 @@ def main() -> None:
 
         replica = load_dataset(f"live-replica:{args.live}")
     rows: list[tuple[str, Callable[[], Scorer]]] = [("torch float32 (the library's)", lambda: base)]
-    if native_bf16():
+    if native_bf16() and "bfloat16" in want:
         rows.append(("torch bfloat16 (the library's)",
                      lambda: load_model(args.model, device="cpu", precision="bfloat16")))
-    rows.append(("torch int8 (torch.ao FX, x86)", lambda: with_network(base, torch_int8(net, calib), False)))
+    if "int8" in want:
+        rows.append(("torch int8 (torch.ao FX, x86)", lambda: with_network(base, torch_int8(net, calib), False)))
     with tempfile.TemporaryDirectory() as tmp:
-        ort32, ort8 = onnx_models(net, calib, args.threads, Path(tmp))
-        rows += [("ONNX Runtime float32", lambda: with_network(base, ort32, False)),
-                 ("ONNX Runtime int8 (static, QDQ)", lambda: with_network(base, ort8, False))]
+        if want & {"ort-float32", "ort-int8"}:
+            ort32, ort8 = onnx_models(net, calib, args.threads, Path(tmp))
+            if "ort-float32" in want:
+                rows.append(("ONNX Runtime float32", lambda: with_network(base, ort32, False)))
+            if "ort-int8" in want:
+                rows.append(("ONNX Runtime int8 (static, QDQ)", lambda: with_network(base, ort8, False)))
         files = make_folder(Path(tmp), args.images, args.refs)
         one = torch.stack(make_crops(load_image(files[0], files[0]), "paper", base.crop_size,
                                      num_crops=base.num_crops)[0])
@@ -175,6 +198,10 @@ def main() -> None:
             diff = np.abs(scores - ref)
             print(f"| {name} | {ips:.1f} | {network_ms(scorer, one):.1f} | {diff.mean():.2f} / {diff.max():.2f}"
                   f"{live_row(scorer, replica)} |", flush=True)
+        if "brisque" in want:
+            rate = brisque(files)
+            print(f"| OpenCV BRISQUE (features, 1 process) | {'not installed' if rate is None else f'{rate:.1f}'} | | |"
+                  + (" |" if args.live else ""), flush=True)
 
 
 if __name__ == "__main__":
