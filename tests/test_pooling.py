@@ -56,6 +56,19 @@ def test_make_crops_weights(protocol):
         assert act.weights[0] == pytest.approx(ACTIVITY_FLOOR)
 
 
+@pytest.mark.parametrize("channels_last", [False, True])  # the scoring pipeline's crops are channels-last views
+def test_activity_of_paper_crops_is_the_definition(channels_last):
+    rng = np.random.default_rng(1)
+    x = load_image(rng.integers(0, 256, size=(64, 96, 3), dtype=np.uint8), channels_last=channels_last)
+    crops = make_crops(x, "paper", 32, 12, PAPER_SEED, "activity")
+
+    def definition(c: torch.Tensor) -> float:
+        y = 0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2]
+        return float((y[:, 1:] - y[:, :-1]).abs().mean() + (y[1:] - y[:-1]).abs().mean()) + ACTIVITY_FLOOR
+
+    assert crops.weights == pytest.approx([definition(c) for c in crops.tensors], rel=1e-5)
+
+
 def test_full_keeps_area_weights():
     x = torch.rand(3, 40, 60)
     assert make_crops(x, "full", 32, pooling="activity").weights == make_crops(x, "full", 32).weights == [1.0]
