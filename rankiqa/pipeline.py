@@ -74,10 +74,16 @@ def prepared_views(items: Iterable[Any], protocol: str, crop_size: int, workers:
 
 
 class ScoreAccumulator:
-    """Crop scores pooled per image; crops of consecutive images share forward passes."""
+    """Crop scores pooled per image; crops of consecutive images share forward passes.
 
-    def __init__(self, forward: Callable[[list[torch.Tensor]], list[float]], batch_size: int, crop_size: int):
+    ``forward`` maps a list of crops to their scores; with ``weighs=True`` it returns ``(scores, weights)`` and
+    its weights replace the views' own (activity measured on the batch, see ``Scorer``).
+    """
+
+    def __init__(self, forward: Callable[[list[torch.Tensor]], Any], batch_size: int, crop_size: int,
+                 weighs: bool = False):
         self.forward = forward
+        self.weighs = weighs
         self.pixel_budget = batch_size * crop_size * crop_size
         self.sums: dict[int, float] = {}
         self.weights: dict[int, float] = {}
@@ -100,7 +106,9 @@ class ScoreAccumulator:
 
     def _flush(self, key: tuple[int, ...]) -> None:
         group = self._pending.pop(key)
-        for (i, w, crop), s in zip(group, self.forward([c for _, _, c in group])):
+        out = self.forward([c for _, _, c in group])
+        scores, weights = out if self.weighs else (out, [w for _, w, _ in group])
+        for (i, _, crop), s, w in zip(group, scores, weights):
             self.sums[i] += w * s
             self.weights[i] += w
             self._pixels -= crop.shape[-2] * crop.shape[-1]

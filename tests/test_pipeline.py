@@ -20,9 +20,9 @@ def scorer(tiny_ckpt):
     return load_model(tiny_ckpt, device="cpu")
 
 
-def reference(scorer, x, protocol: str) -> float:
+def reference(scorer, x, protocol: str, pooling: str = "mean") -> float:
     """The plain definition: each view alone through the network, weighted mean."""
-    views = make_crops(load_image(x), protocol, scorer.crop_size, PAPER_CROPS, PAPER_SEED)
+    views = make_crops(load_image(x), protocol, scorer.crop_size, PAPER_CROPS, PAPER_SEED, pooling)
     with torch.inference_mode():
         s = [float(scorer.model(v.unsqueeze(0))[0]) for v in views.tensors]
     return float(np.average(s, weights=views.weights))
@@ -38,9 +38,11 @@ def mixed(tmp_path_factory):
     return items, {1, 4, 7}
 
 
+@pytest.mark.parametrize("pooling", ["mean", "activity"])  # activity: weights measured on the network's batch
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 @pytest.mark.parametrize("workers,batch_size", [(0, 32), (1, 7), (2, 1), (2, 32)])
-def test_same_scores_order_and_errors(scorer, mixed, protocol, workers, batch_size):
+def test_same_scores_order_and_errors(tiny_ckpt, mixed, protocol, workers, batch_size, pooling):
+    scorer = load_model(tiny_ckpt, device="cpu", pooling=pooling)
     items, bad = mixed
     scores, errors = scorer.score_with_errors(items, protocol, batch_size, workers=workers)
     assert set(errors) == bad and len(scores) == len(items)
@@ -49,7 +51,7 @@ def test_same_scores_order_and_errors(scorer, mixed, protocol, workers, batch_si
             assert math.isnan(scores[i])
             assert errors[i].source in (f"input #{i} (numpy array (5, 5, 9) uint8)", str(x))
         else:
-            assert scores[i] == pytest.approx(reference(scorer, x, protocol), abs=1e-5)
+            assert scores[i] == pytest.approx(reference(scorer, x, protocol, pooling), abs=1e-5)
 
 
 def test_full_protocol_batches_same_sized_images(scorer):

@@ -94,6 +94,11 @@ def test_scorer_pools_by_activity():
     plain = load_model("default", device="cpu", precision="float32", pooling="mean")
     assert plain.score(x, raw=True) == pytest.approx(float(np.mean(s)), abs=1e-5)
     assert abs(float(np.mean(s)) - want) > 0.05  # the flat half's crops no longer count alike
+    # Crops of several images share a forward pass (and its activity measurement) and still pool per image.
+    others = [np.ascontiguousarray(x[:, ::-1]), x[::-1].copy()]
+    alone = [scorer.score(y, raw=True) for y in (x, *others)]
+    assert scorer.score([x, *others], raw=True, batch_size=20) == pytest.approx(alone, abs=1e-5)
+    assert max(alone) - min(alone) > 0.05
     # the metric pools the same way, and still differentiates through the crops
     metric = rankiqa.QualityMetric("default", pooling="activity", raw=True)
     t = torch.from_numpy(x).permute(2, 0, 1).float().unsqueeze(0).div(255).requires_grad_(True)
