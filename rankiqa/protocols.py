@@ -46,6 +46,8 @@ FULL_MAX_PIXELS = 1024 * 1024
 FULL_TILE = 1024
 #: Added to every activity weight, so a perfectly flat image still pools (to a plain mean).
 ACTIVITY_FLOOR = 1e-3
+#: Luminance weights of R, G, B (ITU-R BT.601) for the activity measure.
+LUMA = (0.299, 0.587, 0.114)
 
 
 class Crops(NamedTuple):
@@ -76,18 +78,17 @@ def activity_weights(crops: list[torch.Tensor]) -> list[float]:
     out = []
     for crop in crops:
         c = crop.detach().float()
-        y = 0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2]
+        y = LUMA[0] * c[0] + LUMA[1] * c[1] + LUMA[2] * c[2]
         act = (y[:, 1:] - y[:, :-1]).abs().mean() + (y[1:] - y[:-1]).abs().mean()
         out.append(float(act) + ACTIVITY_FLOOR)
     return out
-
 
 
 @torch.no_grad()
 def batch_activity_weights(batch: torch.Tensor) -> list[float]:
     """:func:`activity_weights` of every crop of a Bx3xHxW batch in a few batched operations (one pass over
     the pixels where the batch is channels_last, as the scoring pipeline builds it)."""
-    y = batch.detach().float().permute(0, 2, 3, 1) @ torch.tensor([0.299, 0.587, 0.114], device=batch.device)
+    y = batch.detach().float().permute(0, 2, 3, 1) @ torch.tensor(LUMA, device=batch.device)
     act = (y[:, :, 1:] - y[:, :, :-1]).abs_().mean((1, 2)) + (y[:, 1:] - y[:, :-1]).abs_().mean((1, 2))
     return [a + ACTIVITY_FLOOR for a in act.cpu().tolist()]
 
