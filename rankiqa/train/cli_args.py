@@ -189,7 +189,8 @@ def build_parser(description: str = "") -> argparse.ArgumentParser:
     cb.add_argument("--dataset", required=True, help="NAME:PATH, e.g. live-replica:runs/live_replica")
     cb.add_argument("--protocol", choices=("paper", "grid", "full"), default=None)
     cb.add_argument("--pooling", choices=POOLINGS, default=None, help="default: the checkpoint's")
-    cb.add_argument("--write", action="store_true", help="store it in the manifest entry --model (an id), or in the card of --model (a file)")
+    cb.add_argument("--write", action="store_true",
+                    help="store it in the manifest entry --model (an id), or in the card of --model (a file)")
     cb.add_argument("--manifest", default=None, help="default: the package's weights_manifest.json")
 
     lr_ = sub.add_parser("live-replica", help="regenerate LIVE's distorted images with their DMOS",
