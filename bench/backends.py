@@ -8,8 +8,7 @@ and pooling) and scores one folder of 768x512 JPEGs (``bench/inference.make_fold
 - torch int8: post-training static quantisation (``torch.ao.quantization`` FX, x86 engine, int8 weights per
   channel), activation ranges observed on ``--calib`` crops of training photos. That API warns it is deprecated
   in favour of the separate ``torchao`` package;
-- ONNX Runtime float32 and int8 (``quantize_static``, QDQ, the same crops), on its CPU provider.
-
+- ONNX Runtime float32 and int8 (``quantize_static``, QDQ, the same crops), on its CPU provider;
 - OpenCV BRISQUE's features (``bench/inference.brisque``), the issue's speed target, in the same run.
 
 Per row: images/s of the whole pipeline, the network alone (ms per batch of one image's 15 crops), and how far
