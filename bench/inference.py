@@ -5,16 +5,18 @@ One run, one folder of 768x512 JPEGs cut from ../shared/data/refs, the same
 
 1. images/s per protocol: the old pipeline (decode, crop, forward one image
    after another; batch norm unfolded; ``full`` one image per pass), the new
-   one (:mod:`rankiqa.pipeline`: decoding thread, crops batched across images,
-   batch norm folded, first block in cache-sized slices of the batch, 2x2
-   max pooling as two element-wise maxima, against the same without the
-   slicing and with ``nn.MaxPool2d``) in float32 and in bfloat16 (:mod:`rankiqa.precision`),
+   one (:mod:`rankiqa.pipeline`: one lane per thread, each with a decoding
+   thread, crops batched across images, batch norm folded, first block in
+   cache-sized slices of the batch, 2x2 max pooling as two element-wise
+   maxima, against the same without the slicing and with ``nn.MaxPool2d``,
+   and against one lane whose network runs on all threads) in float32 and in bfloat16 (:mod:`rankiqa.precision`),
    how far the bfloat16 scores are from the float32 ones, and the new one
    with a DataLoader worker process decoding instead of a thread; OpenCV's
    BRISQUE (``cv2.imread`` + its 36 features; the SVR on top is a dot product with the support vectors, left
    out, so BRISQUE's time is a lower bound). Needs ``bench/requirements.txt``.
 2. The network alone: GFLOP per image, achieved GFLOP/s against a measured
    float32 matmul peak, with and without batch-norm folding and channels_last,
+   one batch at a time on all threads or in lanes (one batch per thread),
    and in bfloat16 (against the bfloat16 matmul peak).
    With ``--live runs/live_replica``: LIVE replica SROCC in both precisions.
    The bfloat16 rows are left out on CPUs without native bfloat16 (no
@@ -40,6 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -180,20 +183,37 @@ def plain_pooling(scorer):
     return other
 
 
-def network_only(model, batches: list[torch.Tensor], channels_last: bool) -> tuple[float, float]:
-    """(GFLOP, seconds) of the network alone over pre-cut batches."""
+def network_only(model, batches: list[torch.Tensor], channels_last: bool, lanes: int = 1) -> tuple[float, float]:
+    """(GFLOP, seconds) of the network alone over pre-cut batches; with ``lanes``, that many threads run them all
+    side by side on one intra-op thread each, as :func:`rankiqa.pipeline.pooled_scores` does."""
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
         batches = [b.contiguous(memory_format=torch.channels_last) for b in batches]
+
+    def run():
+        with torch.inference_mode():
+            for b in batches:
+                model(b)
+
     with torch.inference_mode():
         with FlopCounterMode(display=False) as fc:
             model(batches[0])
         model(batches[0])
+    if lanes == 1:
         t = time.perf_counter()
-        for b in batches:
-            model(b)
-        dt = time.perf_counter() - t
-    return fc.get_total_flops() * len(batches) / 1e9, dt
+        run()
+        return fc.get_total_flops() * len(batches) / 1e9, time.perf_counter() - t
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with ThreadPoolExecutor(lanes) as pool:
+            t = time.perf_counter()
+            for f in [pool.submit(run) for _ in range(lanes)]:
+                f.result()
+            dt = time.perf_counter() - t
+    finally:
+        torch.set_num_threads(threads)
+    return fc.get_total_flops() * len(batches) * lanes / 1e9, dt
 
 
 _CHILD = """
@@ -248,21 +268,22 @@ def live_agreement(folder: Path, model: str, precisions: tuple[str, ...]) -> Non
         print(f"| {precision} | " + " | ".join(f"{m['srocc']:.4f}" for m in per) + " |")
 
 
-def folder_bench_parser(doc: str, live_help: str) -> argparse.ArgumentParser:
-    """The options every bench that scores a folder of test JPEGs shares (this one and bench/backends.py)."""
+def folder_bench_parser(doc: str, live_help: str | None = None) -> argparse.ArgumentParser:
+    """The options every bench that scores a folder of test JPEGs shares (this one, backends.py, compile.py);
+    ``--live`` only with its ``live_help``."""
     ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="default")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--images", type=int, default=100)
     ap.add_argument("--refs", type=Path, default=ROOT.parent / "shared" / "data" / "refs")
-    ap.add_argument("--live", type=Path, default=None, help=live_help)
+    if live_help is not None:
+        ap.add_argument("--live", type=Path, default=None, help=live_help)
     return ap
 
 
 def main() -> None:
     ap = folder_bench_parser(__doc__, "LIVE replica folder: SROCC per precision")
     ap.add_argument("--many", type=int, default=10000, help="images scored by the second RSS process")
-    ap.add_argument("--compile", action="store_true", help="also time torch.compile (minutes of compiling)")
     ap.add_argument("--bf16", action="store_true", help="time bfloat16 even where this CPU only emulates it")
     args = ap.parse_args()
     with_bf16 = args.bf16 or native_bf16()
@@ -290,49 +311,51 @@ def main() -> None:
         bf16 = ({n: load_model(args.model, device="cpu", num_crops=n, precision="bfloat16") for n in scorers}
                 if with_bf16 else {})
         print("| pipeline, images/s | " + " | ".join(v[0] for v in variants) + " |\n|---|" + "---|" * len(variants))
-        new32, new16 = "new (decode thread, BN folded, first block chunked), float32", "new, bfloat16"
+        new32, new16 = f"new ({args.threads} lanes: decode + network on one thread each), float32", "new, bfloat16"
+        one32, one16 = (f"one lane (decode thread, network on {args.threads} threads; session 25), float32",
+                        "one lane, bfloat16")
         whole = "new, float32, first block on the whole batch"
         whole_scorers = {n: unchunked(s) for n, s in scorers.items()}
         maxpool = "new, float32, nn.MaxPool2d (before the pair-maximum pooling)"
         maxpool_scorers = {n: plain_pooling(s) for n, s in scorers.items()}
         gap16 = "bfloat16 vs float32: mean / max abs difference, 0-100 scale"
         plain = f"{new32}, mean pooling (the paper's)" if scorer.pooling != "mean" else None
-        rows: dict[str, list[str]] = {"old (sequential, BN unfolded)": [], whole: [], maxpool: [], new32: [],
-                                      **({plain: []} if plain else {}),
-                                      **({new16: [], gap16: []} if with_bf16 else {}),
+        rows: dict[str, list[str]] = {"old (sequential, BN unfolded)": [], one32: [], whole: [], maxpool: [],
+                                      new32: [], **({plain: []} if plain else {}),
+                                      **({one16: [], new16: [], gap16: []} if with_bf16 else {}),
                                       "new, DataLoader worker process": []}
+
+        def timed(row: str, s, p: str, lanes: int | None = None) -> list[float]:
+            t = time.perf_counter()
+            out, errors = s.score_with_errors(files, p, lanes=lanes)
+            rows[row].append(f"{len(files) / (time.perf_counter() - t):.1f}")
+            assert not errors, errors
+            return out
+
         for _, p, n in variants:
             t = time.perf_counter()
             old = old_pipeline(unfolded, files, p, scorer.crop_size, n, scorer.pooling)
             rows["old (sequential, BN unfolded)"].append(f"{len(files) / (time.perf_counter() - t):.1f}")
-            t = time.perf_counter()
-            flat, _ = whole_scorers[n].score_with_errors(files, p)
-            rows[whole].append(f"{len(files) / (time.perf_counter() - t):.1f}")
-            t = time.perf_counter()
-            pooled, _ = maxpool_scorers[n].score_with_errors(files, p)
-            rows[maxpool].append(f"{len(files) / (time.perf_counter() - t):.1f}")
-            t = time.perf_counter()
-            new, errors = scorers[n].score_with_errors(files, p)
-            rows[new32].append(f"{len(files) / (time.perf_counter() - t):.1f}")
+            one = timed(one32, scorers[n], p, lanes=1)
+            flat = timed(whole, whole_scorers[n], p)
+            pooled = timed(maxpool, maxpool_scorers[n], p)
+            new = timed(new32, scorers[n], p)
             if plain:
-                by_mean = load_model(args.model, device="cpu", num_crops=n, precision="float32", pooling="mean")
-                t = time.perf_counter()
-                by_mean.score_with_errors(files, p)
-                rows[plain].append(f"{len(files) / (time.perf_counter() - t):.1f}")
+                timed(plain, load_model(args.model, device="cpu", num_crops=n, precision="float32", pooling="mean"), p)
             if with_bf16:
-                t = time.perf_counter()
-                low, _ = bf16[n].score_with_errors(files, p)
-                rows[new16].append(f"{len(files) / (time.perf_counter() - t):.1f}")
+                timed(one16, bf16[n], p, lanes=1)
+                low = timed(new16, bf16[n], p)
                 diff = np.abs(np.subtract(scorer.output_scores(new), scorer.output_scores(low)))
                 rows[gap16].append(f"{diff.mean():.2f} / {diff.max():.2f}")
             t = time.perf_counter()
             dl = dataloader_pipeline(scorers[n], files, p)
             rows["new, DataLoader worker process"].append(f"{len(files) / (time.perf_counter() - t):.1f}")
             sign = 1.0 if scorer.higher_is_better else -1.0
-            assert not errors and np.allclose(new, sign * np.asarray(old), atol=1e-4), p
+            assert np.allclose(new, sign * np.asarray(old), atol=1e-4), p
+            assert np.allclose(one, new, atol=1e-5), p  # lanes change where a crop is scored, not its score
             assert np.allclose(dl, old, atol=1e-4), p
-            assert np.array_equal(flat, new), p  # slicing the batch changes nothing
-            assert np.array_equal(pooled, new), p  # nor does the pooling rewrite
+            # Slicing the batch changes nothing, nor does the pooling rewrite (up to which lane took which image).
+            assert np.allclose(flat, new, atol=1e-6) and np.allclose(pooled, new, atol=1e-6), p
         for name, vals in rows.items():
             print(f"| {name} | " + " | ".join(vals) + " |")
         b = brisque(files)
@@ -354,18 +377,20 @@ def main() -> None:
                      peak),
                     ("BN folded + channels_last, first block chunked, pair-maximum pooling", scorers[n].model, True,
                      peak)]
+            in_lanes = f", {args.threads} lanes of one thread (the pipeline's)"
+            nets.append((f"BN folded + channels_last, first block chunked, pair-maximum pooling{in_lanes}",
+                         scorers[n].model, True, peak, args.threads))
             if with_bf16:
                 nets.append(("BN folded + channels_last, bfloat16, nn.MaxPool2d (% of its peak)",
                              plain_pooling(bf16[n]).model, True, peak16))
                 nets.append(("BN folded + channels_last, bfloat16 (% of its peak)", bf16[n].model, True, peak16))
-            if args.compile:
-                nets.append(("+ torch.compile", torch.compile(scorer.model), True, peak))
-            for name, model, cl, top in nets:
-                t0 = time.perf_counter()
-                gflop, dt = network_only(model, batch, cl)
-                extra = f" (first call {time.perf_counter() - t0 - dt:.0f} s)" if "compile" in name else ""
+                nets.append((f"BN folded + channels_last, bfloat16{in_lanes} (% of its peak)", bf16[n].model, True,
+                             peak16, args.threads))
+            for name, model, cl, top, *lanes_n in nets:
+                gflop, dt = network_only(model, batch, cl, *lanes_n)
+                per_image = gflop / len(batch) / (lanes_n[0] if lanes_n else 1)
                 rate = gflop / dt
-                print(f"| {label} | {name}{extra} | {gflop / 8:.2f} | {rate:.1f} | {100 * rate / top:.0f}% |")
+                print(f"| {label} | {name} | {per_image:.2f} | {rate:.1f} | {100 * rate / top:.0f}% |")
 
         if args.live is not None:
             live_agreement(args.live, args.model, ("float32", "bfloat16") if with_bf16 else ("float32",))

@@ -22,7 +22,7 @@ from rankiqa.defaults import DEFAULT_BATCH_SIZE, DEFAULT_PRECISION, DEFAULT_WORK
 from rankiqa.errors import BatchScoringError, ImageLoadError
 from rankiqa.io import describe_input, expand_inputs, is_single_input, load_image
 from rankiqa.models.fusion import chunk_first_block, fold_batch_norm, pair_max_pool
-from rankiqa.pipeline import ScoreAccumulator, prepared_views
+from rankiqa.pipeline import pooled_scores
 from rankiqa.precision import apply_precision, resolve_precision
 from rankiqa.protocols import PAPER_CROPS, activity_weights, batch_activity_weights, check_pooling, check_protocol
 from rankiqa.weights.checkpoint import network_from_checkpoint
@@ -189,34 +189,29 @@ class Scorer:
         return [calibrate(s, self.calibration) for s in raw_scores]
 
     def score_with_errors(self, items: Iterable[Any], protocol: str | None = None, batch_size: int | None = None,
-                          progress: bool = False, workers: int = DEFAULT_WORKERS
+                          progress: bool = False, workers: int = DEFAULT_WORKERS, lanes: int | None = None
                           ) -> tuple[list[float], dict[int, ImageLoadError]]:
         """Raw scores of ``items`` (NaN where failed) and the errors by position; never raises for bad inputs.
 
         ``items`` may be any iterable (a generator is consumed once, as it goes); ``workers``
-        threads decode ahead of the network (0: decode in this thread). See :mod:`rankiqa.pipeline`.
+        threads decode ahead of the network (0: decode in this thread). ``lanes`` threads each decode and
+        score their share of the inputs; ``None``: on a CPU, one per torch thread (at most one per input),
+        elsewhere one. See :mod:`rankiqa.pipeline`.
         """
         proto = check_protocol(self.protocol if protocol is None else protocol)
         bs = _check_positive_int(self.batch_size if batch_size is None else batch_size, "batch_size")
         weighs = self.pooling == "activity" and proto != "full"  # full views keep their area weights
-        acc = ScoreAccumulator(self._forward_weighed if weighs else self._forward, bs, self.crop_size, weighs)
-        errors: dict[int, ImageLoadError] = {}
         total = len(items) if hasattr(items, "__len__") else None
-        bar = tqdm(total=total, disable=not progress, file=sys.stderr, unit="img", desc="scoring")
-        n = 0
-        for i, views in prepared_views(items, proto, self.crop_size, workers, num_crops=self.num_crops,
-                                       pooling="mean" if weighs else self.pooling):
-            if isinstance(views, ImageLoadError):
-                errors[i] = views
-            else:
-                acc.add(i, views)
-            n = i + 1
-            bar.update(1)
-        acc.flush()
-        bar.close()
+        if lanes is None:
+            lanes = torch.get_num_threads() if self.device.type == "cpu" else 1
+            lanes = lanes if total is None else max(1, min(lanes, total))
+        with tqdm(total=total, disable=not progress, file=sys.stderr, unit="img", desc="scoring") as bar:
+            scores, errors = pooled_scores(items, self._forward_weighed if weighs else self._forward, protocol=proto,
+                                           crop_size=self.crop_size, num_crops=self.num_crops,
+                                           pooling="mean" if weighs else self.pooling, batch_size=bs, weighs=weighs,
+                                           workers=workers, lanes=lanes, tick=lambda: bar.update(1))
         sign = 1.0 if self.higher_is_better else -1.0
-        scores = [math.nan if i in errors else sign * acc.pop(i) for i in range(n)]
-        return scores, errors
+        return [sign * s for s in scores], errors
 
 
 def _check_positive_int(value: Any, name: str) -> int:

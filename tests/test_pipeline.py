@@ -40,12 +40,12 @@ def mixed(tmp_path_factory):
 
 @pytest.mark.parametrize("pooling", ["mean", "activity"])  # activity: weights measured on the network's batch
 @pytest.mark.parametrize("protocol", PROTOCOLS)
-@pytest.mark.parametrize("workers,batch_size", [(0, 32), (1, 7), (2, 1), (2, 32)])
-def test_same_scores_order_and_errors(tiny_ckpt, mixed, protocol, workers, batch_size, pooling):
+@pytest.mark.parametrize("workers,batch_size,lanes", [(0, 32, 1), (1, 7, 3), (2, 1, 1), (2, 32, None), (0, 5, 2)])
+def test_same_scores_order_and_errors(tiny_ckpt, mixed, protocol, workers, batch_size, lanes, pooling):
     scorer = load_model(tiny_ckpt, device="cpu", pooling=pooling)
     items, bad = mixed
-    scores, errors = scorer.score_with_errors(items, protocol, batch_size, workers=workers)
-    assert set(errors) == bad and len(scores) == len(items)
+    scores, errors = scorer.score_with_errors(items, protocol, batch_size, workers=workers, lanes=lanes)
+    assert list(errors) == sorted(bad) and len(scores) == len(items)
     for i, x in enumerate(items):
         if i in bad:
             assert math.isnan(scores[i])
@@ -84,6 +84,44 @@ def test_generator_input_is_streamed(scorer):
 def test_workers_argument_checked(scorer):
     with pytest.raises(ValueError, match="workers"):
         list(prepared_views([smooth_photo()], "paper", 32, workers=-1))
+    for lanes in (0, 1.5, True):
+        with pytest.raises(ValueError, match="lanes"):
+            scorer.score_with_errors([smooth_photo()], lanes=lanes)
+
+
+def test_lanes_share_one_generator_and_restore_threads(scorer):
+    pulled = []
+
+    def gen(n):
+        for i in range(n):
+            pulled.append(i)
+            yield smooth_photo(40, 40, seed=i)
+
+    before = torch.get_num_threads()
+    scores, errors = scorer.score_with_errors(gen(9), "paper", lanes=3)
+    assert pulled == list(range(9)) and len(scores) == 9 and not errors  # each input taken once
+    alone = [scorer.score_with_errors([smooth_photo(40, 40, seed=i)], "paper", lanes=1)[0][0] for i in range(9)]
+    assert scores == pytest.approx(alone, abs=1e-5)
+    assert torch.get_num_threads() == before
+
+
+def test_a_failing_lane_stops_the_others(tiny_ckpt):
+    scorer = load_model(tiny_ckpt, device="cpu")
+    calls = []
+    original = scorer._forward_weighed if scorer.pooling == "activity" else scorer._forward
+
+    def forward(crops):
+        calls.append(len(crops))
+        if len(calls) == 2:
+            raise RuntimeError("network broke")
+        return original(crops)
+
+    setattr(scorer, "_forward_weighed" if scorer.pooling == "activity" else "_forward", forward)
+    before = torch.get_num_threads()
+    with pytest.raises(RuntimeError, match="network broke"):
+        scorer.score_with_errors((smooth_photo(40, 40, seed=i) for i in range(200)), "paper", batch_size=1, lanes=2)
+    assert torch.get_num_threads() == before
+    assert len(calls) <= 3 * scorer.num_crops  # the other lane stopped after its current image, not at the end
 
 
 def test_num_crops_from_the_scorer(tiny_ckpt, capsys):
