@@ -63,15 +63,16 @@ def test_full_protocol_batches_same_sized_images(scorer):
     assert calls == [2, 2, 1]  # the pixel budget (8 crops of 32 px) holds two 64x64 images
 
 
+def photos(n: int, pulled: list[int]):
+    """``n`` small photos, noting in ``pulled`` each index as it is taken."""
+    for i in range(n):
+        pulled.append(i)
+        yield smooth_photo(40, 40, seed=i)
+
+
 def test_generator_input_is_streamed(scorer):
-    pulled = []
-
-    def gen(n):
-        for i in range(n):
-            pulled.append(i)
-            yield smooth_photo(40, 40, seed=i)
-
-    it = prepared_views(gen(50), "paper", 32, workers=2, lookahead=3)
+    pulled: list[int] = []
+    it = prepared_views(photos(50, pulled), "paper", 32, workers=2, lookahead=3)
     for k in range(10):
         idx, _ = next(it)
         assert idx == k
@@ -90,15 +91,9 @@ def test_workers_argument_checked(scorer):
 
 
 def test_lanes_share_one_generator_and_restore_threads(scorer):
-    pulled = []
-
-    def gen(n):
-        for i in range(n):
-            pulled.append(i)
-            yield smooth_photo(40, 40, seed=i)
-
+    pulled: list[int] = []
     before = torch.get_num_threads()
-    scores, errors = scorer.score_with_errors(gen(9), "paper", lanes=3)
+    scores, errors = scorer.score_with_errors(photos(9, pulled), "paper", lanes=3)
     assert pulled == list(range(9)) and len(scores) == 9 and not errors  # each input taken once
     alone = [scorer.score_with_errors([smooth_photo(40, 40, seed=i)], "paper", lanes=1)[0][0] for i in range(9)]
     assert scores == pytest.approx(alone, abs=1e-5)
