@@ -46,7 +46,8 @@ def _parser() -> argparse.ArgumentParser:
         fmt.add_argument("--csv", action="store_true", help="CSV on stdout")
         sp.add_argument("--batch-size", type=positive_int, default=DEFAULT_BATCH_SIZE, help="crops per forward pass")
         sp.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: best available)")
-        sp.add_argument("--threads", type=positive_int, default=None, help="CPU threads for torch")
+        sp.add_argument("--threads", type=positive_int, default=None,
+                        help="CPU threads for torch; on CPU, one scoring lane each")
         sp.add_argument("--precision", choices=PRECISIONS, default=DEFAULT_PRECISION,
                         help=f"network arithmetic (default: {DEFAULT_PRECISION} = bfloat16 on CPUs that have it, "
                              "else float32; float32: the same scores on every machine)")

@@ -11,7 +11,7 @@ PROTOCOLS = ("paper", "grid", "full")
 POOLINGS = ("mean", "activity")
 #: Crops per forward pass.
 DEFAULT_BATCH_SIZE = 32
-#: Threads decoding ahead of the network; one keeps a 2-core CPU's second core for torch.
+#: Threads decoding ahead of the network in each lane (see :mod:`rankiqa.pipeline`).
 DEFAULT_WORKERS = 1
 #: Inference precisions (see :mod:`rankiqa.precision`); ``auto``: bfloat16 where the CPU has it natively.
 PRECISIONS = ("auto", "float32", "bfloat16")

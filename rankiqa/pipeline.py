@@ -167,7 +167,7 @@ def pooled_scores(items: Iterable[Any], forward: Callable[[list[torch.Tensor]], 
                 stop.set()
             parts = [f.result() for f in futures]
     scores = {i: s for done, _ in parts for i, s in done.items()}
-    errors = dict(sorted((i, e) for _, failed in parts for i, e in failed.items()))
+    errors = dict(sorted(((i, e) for _, failed in parts for i, e in failed.items()), key=lambda p: p[0]))
     n = max(scores.keys() | errors.keys(), default=-1) + 1
     return [scores.get(i, math.nan) for i in range(n)], errors
 
