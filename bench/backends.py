@@ -2,7 +2,8 @@
 
 Issue 15 allowed "ONNX Runtime as an optional backend" and whatever else measurements show, "only where it
 pays". Each row swaps the network inside one :class:`rankiqa.api.Scorer` (same lanes, crops, batches and pooling;
-ONNX Runtime sessions keep their own ``--threads`` in each lane) and scores one folder of 768x512 JPEGs (``bench/inference.make_folder``) with the same threads:
+ONNX Runtime sessions keep their own ``--threads`` in each lane) and scores one folder of 768x512 JPEGs
+(``bench/inference.make_folder``) with the same threads:
 
 - torch float32 and bfloat16: the library as it ships (batch norm folded, channels_last, first block sliced);
 - torch int8: post-training static quantisation (``torch.ao.quantization`` FX, x86 engine, int8 weights per

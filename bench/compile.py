@@ -76,7 +76,8 @@ def main() -> None:
         batches = [torch.stack(views)] * 8
         example = batches[0].contiguous(memory_format=torch.channels_last)
         print(f"# torch.compile against eager: {first.name}, paper protocol, {first.num_crops} crops, "
-              f"{first.pooling} pooling, {len(files)} 768x512 JPEGs, {args.threads} threads, torch {torch.__version__}\n")
+              f"{first.pooling} pooling, {len(files)} 768x512 JPEGs, {args.threads} threads, "
+              f"torch {torch.__version__}\n")
         print("| precision | network | first call, s (cold / warm cache) | network: ms a batch of "
               f"{len(views)} crops | GFLOP/s (% of peak) | pipeline, images/s | max abs score difference | "
               "images to repay the warm compile |")
