@@ -109,14 +109,24 @@ class _Shared:
             return next(self._pairs)
 
 
+_THREADS_LOCK = threading.Lock()
+_THREADS = {"lanes_running": 0, "before": 1}  # shared by concurrent calls: the last one out restores the count
+
+
 @contextmanager
 def _one_intra_op_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
+    with _THREADS_LOCK:
+        if _THREADS["lanes_running"] == 0:
+            _THREADS["before"] = torch.get_num_threads()
+            torch.set_num_threads(1)
+        _THREADS["lanes_running"] += 1
     try:
         yield
     finally:
-        torch.set_num_threads(before)
+        with _THREADS_LOCK:
+            _THREADS["lanes_running"] -= 1
+            if _THREADS["lanes_running"] == 0:
+                torch.set_num_threads(_THREADS["before"])
 
 
 def pooled_scores(items: Iterable[Any], forward: Callable[[list[torch.Tensor]], Any], *, protocol: str,

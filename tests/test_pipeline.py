@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -97,6 +98,15 @@ def test_lanes_share_one_generator_and_restore_threads(scorer):
     assert pulled == list(range(9)) and len(scores) == 9 and not errors  # each input taken once
     alone = [scorer.score_with_errors([smooth_photo(40, 40, seed=i)], "paper", lanes=1)[0][0] for i in range(9)]
     assert scores == pytest.approx(alone, abs=1e-5)
+    assert torch.get_num_threads() == before
+
+
+def test_concurrent_calls_restore_the_thread_count(scorer):
+    before = torch.get_num_threads()
+    with ThreadPoolExecutor(3) as pool:
+        runs = [pool.submit(scorer.score_with_errors, [smooth_photo(40, 40, seed=i) for i in range(6)], "paper",
+                            lanes=2) for _ in range(3)]
+        assert all(len(r.result()[0]) == 6 for r in runs)
     assert torch.get_num_threads() == before
 
 
