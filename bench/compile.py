@@ -59,7 +59,7 @@ def images_per_s(scorer, files: list[str]) -> tuple[float, list[float]]:
     t = time.perf_counter()
     scores, errors = scorer.score_with_errors(files)
     if errors:
-        raise RuntimeError(f"bench images failed: {errors[:3]}")
+        raise RuntimeError(f"bench images failed: {list(errors.values())[:3]}")
     return len(files) / (time.perf_counter() - t), scores
 
 

@@ -57,6 +57,7 @@ from rankiqa.api import load_model  # noqa: E402
 from rankiqa.defaults import DEFAULT_PRECISION, PROTOCOLS  # noqa: E402
 from rankiqa.io import images_in_folder, load_image  # noqa: E402
 from rankiqa.models.fusion import _Chunked, _PairMaxPool, fold_batch_norm  # noqa: E402
+from rankiqa.pipeline import _one_intra_op_thread  # noqa: E402
 from rankiqa.precision import native_bf16, resolve_precision  # noqa: E402
 from rankiqa.protocols import PAPER_CROPS, PAPER_SEED, make_crops  # noqa: E402
 from rankiqa.weights.checkpoint import network_from_checkpoint  # noqa: E402
@@ -203,16 +204,11 @@ def network_only(model, batches: list[torch.Tensor], channels_last: bool, lanes:
         t = time.perf_counter()
         run()
         return fc.get_total_flops() * len(batches) / 1e9, time.perf_counter() - t
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with ThreadPoolExecutor(lanes) as pool:
-            t = time.perf_counter()
-            for f in [pool.submit(run) for _ in range(lanes)]:
-                f.result()
-            dt = time.perf_counter() - t
-    finally:
-        torch.set_num_threads(threads)
+    with _one_intra_op_thread(), ThreadPoolExecutor(lanes) as pool:
+        t = time.perf_counter()
+        for f in [pool.submit(run) for _ in range(lanes)]:
+            f.result()
+        dt = time.perf_counter() - t
     return fc.get_total_flops() * len(batches) * lanes / 1e9, dt
 
 
