@@ -113,7 +113,8 @@ def test_concurrent_calls_restore_the_thread_count(scorer):
 def test_a_failing_lane_stops_the_others(tiny_ckpt):
     scorer = load_model(tiny_ckpt, device="cpu")
     calls = []
-    original = scorer._forward_weighed if scorer.pooling == "activity" else scorer._forward
+    name = "_forward_weighed" if scorer.pooling == "activity" else "_forward"
+    original = getattr(scorer, name)
 
     def forward(crops):
         calls.append(len(crops))
@@ -121,7 +122,7 @@ def test_a_failing_lane_stops_the_others(tiny_ckpt):
             raise RuntimeError("network broke")
         return original(crops)
 
-    setattr(scorer, "_forward_weighed" if scorer.pooling == "activity" else "_forward", forward)
+    setattr(scorer, name, forward)
     before = torch.get_num_threads()
     with pytest.raises(RuntimeError, match="network broke"):
         scorer.score_with_errors((smooth_photo(40, 40, seed=i) for i in range(200)), "paper", batch_size=1, lanes=2)
