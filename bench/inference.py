@@ -28,6 +28,9 @@ One run, one folder of 768x512 JPEGs cut from ../shared/data/refs, the same
 4. Start-up: ``rankiqa score one.jpg`` wall time (median of 3) against a bare
    ``import torch``.
 
+Like the ``rankiqa`` command, the bench and its RSS processes first call
+:func:`rankiqa.allocator.reuse_freed_memory` (``bench/allocator.py`` measures it).
+
     python bench/inference.py [--images 100] [--threads 2] [--many 10000] [--live runs/live_replica]
 """
 
@@ -53,6 +56,7 @@ from torch.utils.flop_counter import FlopCounterMode
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from rankiqa.allocator import reuse_freed_memory  # noqa: E402
 from rankiqa.api import load_model  # noqa: E402
 from rankiqa.defaults import DEFAULT_PRECISION, PROTOCOLS  # noqa: E402
 from rankiqa.io import images_in_folder, load_image  # noqa: E402
@@ -215,6 +219,8 @@ def network_only(model, batches: list[torch.Tensor], channels_last: bool, lanes:
 _CHILD = """
 import sys, json, torch
 torch.set_num_threads({threads})
+from rankiqa.allocator import reuse_freed_memory
+reuse_freed_memory()
 from rankiqa.api import load_model
 files = json.loads(sys.argv[1])
 n = int(sys.argv[2])
@@ -282,6 +288,7 @@ def main() -> None:
     ap.add_argument("--many", type=int, default=10000, help="images scored by the second RSS process")
     ap.add_argument("--bf16", action="store_true", help="time bfloat16 even where this CPU only emulates it")
     args = ap.parse_args()
+    reuse_freed_memory()  # as the rankiqa command does (bench/allocator.py compares the two)
     with_bf16 = args.bf16 or native_bf16()
     torch.set_num_threads(args.threads)
     scorer = load_model(args.model, device="cpu", precision="float32")

@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from inference import brisque, folder_bench_parser, make_folder  # noqa: E402
+from rankiqa.allocator import reuse_freed_memory  # noqa: E402
 from rankiqa.api import load_model  # noqa: E402
 from rankiqa.precision import native_bf16  # noqa: E402
 
@@ -33,6 +34,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.set_defaults(images=200)
     args = ap.parse_args()
+    reuse_freed_memory()  # as the rankiqa command does
     torch.set_num_threads(args.threads)
     precisions = ("float32", "bfloat16") if native_bf16() else ("float32",)
     scorers = {p: load_model(args.model, device="cpu", precision=p) for p in precisions}

@@ -16,6 +16,7 @@ from typing import Sequence
 
 from rankiqa import __version__
 from rankiqa._argparse import SuggestingParser, positive_int
+from rankiqa.allocator import reuse_freed_memory
 
 __all__ = ["main"]
 
@@ -262,6 +263,7 @@ def _cmd_download(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rankiqa`` command; returns the exit code."""
     args = _parser().parse_args(argv)
+    reuse_freed_memory()  # this process is ours: batch after batch reuses the same memory
     try:
         if args.command in ("score", "rank"):
             return _cmd_score(args, ranked=args.command == "rank")

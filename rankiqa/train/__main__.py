@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from rankiqa.allocator import reuse_freed_memory
 from rankiqa.errors import RankIQAError
 from rankiqa.train.cli_args import build_parser
 
@@ -179,6 +180,7 @@ def _cmd_reproduce(a: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     args = build_parser(__doc__ or "").parse_args(argv)
+    reuse_freed_memory()  # this process is ours: iteration after iteration reuses the same memory
     handler = {"synthesize": _cmd_synthesize, "preview": _cmd_preview, "pretrain": _cmd_pretrain,
                "evaluate-ranking": _cmd_evaluate_ranking, "live-replica": _cmd_live_replica,
                "evaluate": _cmd_evaluate, "export": _cmd_export, "finetune": _cmd_finetune,

@@ -24,6 +24,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from rankiqa.allocator import reuse_freed_memory
 from rankiqa.train.datasets import Dataset, load_dataset
 
 __all__ = ["METHODS", "cross_validate", "run_split", "summarise", "summary_table"]
@@ -107,7 +108,9 @@ def cross_validate(dataset: str, init: str | None = None, splits: int = 10, base
                 for s in range(splits)]
     results = []
     # spawn, not fork: forking a process whose torch thread pools have run can deadlock
-    pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) if jobs > 1 else None
+    # the workers are processes of ours, as the command's own: they keep freed memory for the next batch
+    pool = (ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=reuse_freed_memory)
+            if jobs > 1 else None)
     with pool or nullcontext():
         for r in (pool.map if pool else map)(_run_split_job, job_args):
             results.append(r)
