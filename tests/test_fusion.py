@@ -97,13 +97,26 @@ def test_pair_max_pool_equals_max_pool2d(dtype, shape):
         assert got.is_contiguous(memory_format=layout) or min(shape[2:]) < 4
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_pair_max_pool_with_relu_equals_relu_then_max_pool2d(dtype):
+    x = torch.randn(2, 8, 6, 10, dtype=dtype)
+    x[0, 0, 0, 0] = float("nan")
+    x[1, 2, 2:4, 4:6] = -1.0  # a window with nothing above zero
+    want = nn.MaxPool2d(2, 2)(torch.relu(x))
+    for layout in (torch.channels_last, torch.contiguous_format):
+        got = _PairMaxPool(2, 2, relu=True)(x.contiguous(memory_format=layout))
+        torch.testing.assert_close(got, want, rtol=0, atol=0, equal_nan=True)
+
+
 def test_pair_max_pool_rewrite_keeps_the_scores_and_other_poolings():
     model = fold_batch_norm(_trained_like(4)).to(memory_format=torch.channels_last)
     x = torch.rand(5, 3, 64, 48).contiguous(memory_format=torch.channels_last)
     with torch.inference_mode():
         expected = model(x)
+    relus = sum(type(m) is nn.ReLU for m in model.modules())
     pair_max_pool(model)
-    assert sum(isinstance(m, _PairMaxPool) for m in model.modules()) == 5
+    assert sum(isinstance(m, _PairMaxPool) and m.relu for m in model.modules()) == 5
+    assert sum(type(m) is nn.ReLU for m in model.modules()) == relus - 5  # each pool's ReLU moved after it
     with torch.inference_mode():
         assert torch.equal(model(x), expected)
     odd = nn.Sequential(nn.MaxPool2d(3, 2), nn.MaxPool2d(2, 2, ceil_mode=True), nn.MaxPool2d(2, 1))
