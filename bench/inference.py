@@ -17,7 +17,9 @@ One run, one folder of 768x512 JPEGs cut from ../shared/data/refs, the same
 2. The network alone: GFLOP per image, achieved GFLOP/s against a measured
    float32 matmul peak, with and without batch-norm folding and channels_last,
    one batch at a time on all threads or in lanes (one batch per thread),
-   and in bfloat16 (against the bfloat16 matmul peak).
+   and in bfloat16 (against the bfloat16 matmul peak). Most rows forward one
+   image's crops a batch; the rows "the pipeline's batches" time what the
+   pipeline forwards: crops of consecutive images, 32 crops' pixels a batch.
    With ``--live runs/live_replica``: LIVE replica SROCC in both precisions.
    The bfloat16 rows are left out on CPUs without native bfloat16 (no
    AVX-512 BF16 or AMX; e.g. AVX2-only): there torch emulates it about ten
@@ -58,10 +60,10 @@ sys.path.insert(0, str(ROOT))
 
 from rankiqa.allocator import reuse_freed_memory  # noqa: E402
 from rankiqa.api import load_model  # noqa: E402
-from rankiqa.defaults import DEFAULT_PRECISION, PROTOCOLS  # noqa: E402
+from rankiqa.defaults import DEFAULT_BATCH_SIZE, DEFAULT_PRECISION, PROTOCOLS  # noqa: E402
 from rankiqa.io import images_in_folder, load_image  # noqa: E402
 from rankiqa.models.fusion import _Chunked, _PairMaxPool, fold_batch_norm  # noqa: E402
-from rankiqa.pipeline import _one_intra_op_thread  # noqa: E402
+from rankiqa.pipeline import ScoreAccumulator, _one_intra_op_thread  # noqa: E402
 from rankiqa.precision import native_bf16, resolve_precision  # noqa: E402
 from rankiqa.protocols import PAPER_CROPS, PAPER_SEED, make_crops  # noqa: E402
 from rankiqa.weights.checkpoint import network_from_checkpoint  # noqa: E402
@@ -178,14 +180,33 @@ def unchunked(scorer):
 
 
 def plain_pooling(scorer):
-    """A scorer's copy pooling with ``nn.MaxPool2d`` again (before :func:`rankiqa.models.fusion.pair_max_pool`)."""
+    """A scorer's copy pooling with ``nn.MaxPool2d`` again, after its ReLU (before
+    :func:`rankiqa.models.fusion.pair_max_pool`)."""
     other = copy.copy(scorer)
     other.model = copy.deepcopy(scorer.model)
     for parent in list(other.model.modules()):
         for name, m in parent.named_children():
             if isinstance(m, _PairMaxPool):
-                setattr(parent, name, torch.nn.MaxPool2d(2, 2))
+                pool = torch.nn.MaxPool2d(2, 2)
+                setattr(parent, name, torch.nn.Sequential(torch.nn.ReLU(), pool) if m.relu else pool)
     return other
+
+
+def pipeline_batches(scorer, files: list[str], protocol: str, num_crops: int) -> list[torch.Tensor]:
+    """The full batches the scoring pipeline forwards for ``files`` (crops of consecutive images, up to
+    ``DEFAULT_BATCH_SIZE`` crops' pixels), built by its own :class:`rankiqa.pipeline.ScoreAccumulator`."""
+    batches: list[torch.Tensor] = []
+
+    def record(crops):
+        batches.append(scorer._batch(crops))
+        return [0.0] * len(crops)
+
+    acc = ScoreAccumulator(record, DEFAULT_BATCH_SIZE, scorer.crop_size)
+    for i, f in enumerate(files):
+        acc.add(i, make_crops(load_image(f, channels_last=True), protocol, scorer.crop_size, num_crops, PAPER_SEED))
+    acc.flush()
+    full = max(b.shape[0] * b.shape[-2] * b.shape[-1] for b in batches)
+    return [b for b in batches if b.shape[0] * b.shape[-2] * b.shape[-1] == full]
 
 
 def network_only(model, batches: list[torch.Tensor], channels_last: bool, lanes: int = 1) -> tuple[float, float]:
@@ -374,6 +395,9 @@ def main() -> None:
         for label, p, n in variants:
             views = make_crops(image, p, scorer.crop_size, n, PAPER_SEED).tensors
             batch = [torch.stack(views)] * 8
+            piped = pipeline_batches(scorers[n], files[:24], p, n)
+            what = "whole images" if p == "full" else "crops of consecutive images"
+            in_pipe = f", the pipeline's batches ({piped[0].shape[0]} {what}), {args.threads} lanes of one thread"
             nets = [("BN unfolded", unfolded, False, peak), ("BN folded", fold_batch_norm(unfolded), False, peak),
                     ("BN folded + channels_last, first block on the whole batch", whole_scorers[n].model, True, peak),
                     ("BN folded + channels_last, first block chunked, nn.MaxPool2d", maxpool_scorers[n].model, True,
@@ -383,15 +407,21 @@ def main() -> None:
             in_lanes = f", {args.threads} lanes of one thread (the pipeline's)"
             nets.append((f"BN folded + channels_last, first block chunked, pair-maximum pooling{in_lanes}",
                          scorers[n].model, True, peak, args.threads))
+            nets.append((f"BN folded + channels_last, first block chunked, pair-maximum pooling{in_pipe}",
+                         scorers[n].model, True, peak, args.threads, piped))
             if with_bf16:
                 nets.append(("BN folded + channels_last, bfloat16, nn.MaxPool2d (% of its peak)",
                              plain_pooling(bf16[n]).model, True, peak16))
                 nets.append(("BN folded + channels_last, bfloat16 (% of its peak)", bf16[n].model, True, peak16))
                 nets.append((f"BN folded + channels_last, bfloat16{in_lanes} (% of its peak)", bf16[n].model, True,
                              peak16, args.threads))
-            for name, model, cl, top, *lanes_n in nets:
-                gflop, dt = network_only(model, batch, cl, *lanes_n)
-                per_image = gflop / len(batch) / (lanes_n[0] if lanes_n else 1)
+                nets.append((f"BN folded + channels_last, bfloat16{in_pipe} (% of its peak)", bf16[n].model, True,
+                             peak16, args.threads, piped))
+            for name, model, cl, top, *rest in nets:
+                lanes_n, batches = (rest[0] if rest else 1), (rest[1] if len(rest) > 1 else batch)
+                gflop, dt = network_only(model, batches, cl, lanes_n)
+                images = sum(b.shape[0] for b in batches) * lanes_n / len(views)
+                per_image = gflop / images
                 rate = gflop / dt
                 print(f"| {label} | {name} | {per_image:.2f} | {rate:.1f} | {100 * rate / top:.0f}% |")
 
