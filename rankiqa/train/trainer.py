@@ -220,6 +220,10 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, stop_at: int | None = No
     train_refs, held_refs = split_refs(cfg.refs, cfg.heldout, cfg.heldout_fraction)
     torch.manual_seed(cfg.seed)
     model = _initial_model(cfg).to(device)
+    # oneDNN's convolutions and their gradients run faster on channels_last activations on a CPU
+    # (a training step of vgg16_slim: 1.57x at width 0.125, 1.31x at 0.1875; bench/train_step.py)
+    layout = torch.channels_last if device.type == "cpu" else torch.contiguous_format
+    model = model.to(memory_format=layout)
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     start = 0
     if resume and state_path.exists():
@@ -264,7 +268,7 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, stop_at: int | None = No
             lr = _lr_at(cfg, it)
             for g in opt.param_groups:
                 g["lr"] = lr
-            scores = net(images.to(device, non_blocking=True))
+            scores = net(images.to(device, non_blocking=True).contiguous(memory_format=layout))
             result, parts = training_loss(cfg, it, scores.float(), groups.to(device), levels.to(device),
                                           teacher[0].to(device) if teacher else None)
             opt.zero_grad(set_to_none=True)
