@@ -1,8 +1,9 @@
 """One training step (forward, backward, SGD) on contiguous (NCHW) against channels_last tensors, side by side.
 
-``rankiqa.train.trainer.pretrain`` runs channels_last on a CPU. This times a step of ``vgg16_slim`` in train mode
-(batch norm on) at each ``--widths`` for a batch like the broad recipe's (six groups of six crops of 128 px), the two
-layouts alternated over ``--rounds``, and how far apart their first losses are (same weights, same batch).
+``rankiqa.train`` (pre-training and fine-tuning) runs channels_last on a CPU (``rankiqa.train.layout``). This
+times a step of ``vgg16_slim`` in train mode (batch norm on) at each ``--widths`` for a batch like the broad
+recipe's (six groups of six crops of 128 px), the two layouts alternated over ``--rounds``, and how far apart
+their first losses are (same weights, same batch).
 
     python bench/train_step.py [--widths 0.125,0.1875] [--batch 36] [--threads 1] [--rounds 3]
 """

@@ -32,6 +32,7 @@ from rankiqa.models import build_model
 from rankiqa.train.datasets import Dataset, Sample, load_dataset
 from rankiqa.train.ranking_data import read_rgb
 from rankiqa.api import select_device
+from rankiqa.train.layout import training_layout
 from rankiqa.train.state import load_state, save_state
 from rankiqa.train.config import MODEL_FILE, STATE_FILE
 from rankiqa.weights.checkpoint import network_from_checkpoint, save_checkpoint
@@ -164,7 +165,8 @@ def finetune(cfg: FinetuneConfig, resume: bool = False, dataset: Dataset | None 
         arch, arch_kwargs, init_card = cfg.arch, cfg.arch_kwargs, {}
         model = build_model(arch, **arch_kwargs)
         crop = cfg.crop_size or 224
-    model = model.to(device).train()
+    layout = training_layout(device)
+    model = model.to(device, memory_format=layout).train()
     raw = np.array([s.score for s in samples], dtype=np.float64)
     mean, std = float(raw.mean()), float(raw.std() or 1.0)
     targets = ((raw - mean) / std).astype(np.float32)
@@ -197,7 +199,7 @@ def finetune(cfg: FinetuneConfig, resume: bool = False, dataset: Dataset | None 
             for g in opt.param_groups:
                 g["lr"] = lr
             x, y = _batch(images, targets, order, it, cfg, crop)
-            loss = torch.nn.functional.mse_loss(model(x.to(device)), y.to(device))
+            loss = torch.nn.functional.mse_loss(model(x.to(device).contiguous(memory_format=layout)), y.to(device))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
