@@ -31,11 +31,11 @@ from safetensors.torch import load_file
 from tqdm import tqdm
 
 from rankiqa.api import select_device
-from rankiqa.train.layout import training_layout
 from rankiqa.models import build_model
 from rankiqa.protocols import check_pooling
 from rankiqa.train.config import MODEL_FILE, STATE_FILE, PretrainConfig, split_refs
 from rankiqa.train.distortions import resolve_set
+from rankiqa.train.layout import training_layout
 from rankiqa.train.losses import (RankingLoss, all_pairs_ranking_loss, clean_tie_loss, correlation_loss,
                                   cross_content_loss, hard_fraction, hard_negative_loss, mean_teacher,
                                   random_pairs_loss, teacher_loss)
@@ -220,9 +220,8 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, stop_at: int | None = No
 
     train_refs, held_refs = split_refs(cfg.refs, cfg.heldout, cfg.heldout_fraction)
     torch.manual_seed(cfg.seed)
-    model = _initial_model(cfg).to(device)
     layout = training_layout(device)
-    model = model.to(memory_format=layout)
+    model = _initial_model(cfg).to(device, memory_format=layout)
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     start = 0
     if resume and state_path.exists():
