@@ -98,7 +98,7 @@ def add_data_args(ap: argparse.ArgumentParser, photos: int, threads: int) -> Non
     ap.add_argument("--refs", nargs="+", default=[str(ROOT.parent / "shared/data/refs"),
                                                    str(ROOT.parent / "shared/data/refs_extra")])
     ap.add_argument("--set", default="broad")
-    ap.add_argument("--photos", type=int, default=photos)
+    ap.add_argument("--photos", type=int, default=photos, help="held-out photos for the pair columns")
     ap.add_argument("--threads", type=int, default=threads)
     ap.add_argument("--json", type=Path, default=None)
 
@@ -157,8 +157,9 @@ def main() -> None:
         s = np.asarray(live[k])
         per_type = {t: float(spearmanr(s[types == t], target[types == t])[0]) for t in sorted(set(types))}
         rows[k] = {"srocc_all": float(spearmanr(s, target)[0]), "srocc_type": per_type,
-                   "pair_accuracy": sum(correct[k].values()) / pairs,
-                   "pair_accuracy_family": {f: correct[k][f] / fam_pairs[f] for f in families},
+                   "pair_accuracy": sum(correct[k].values()) / pairs if pairs else float("nan"),  # --photos 0
+                   "pair_accuracy_family": {f: correct[k][f] / fam_pairs[f] if fam_pairs[f] else float("nan")
+                                            for f in families},
                    "cross_type": (float(np.mean([srocc(np.array(photo_scores[p][k]), np.array(photo_teacher[p]))
                                                  for p in photo_teacher])) if teachers else float("nan")),
                    "cost": float(np.mean(cost[k]))}
