@@ -108,6 +108,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_data_args(ap, photos=8, threads=1)
     args = ap.parse_args()
+    if args.photos < 1:  # its pair and cross-type columns have nothing to average without them
+        ap.error(f"--photos must be at least 1, got {args.photos}")
     torch.set_num_threads(args.threads)
     scorer = load_model(args.model, device="cpu", precision="float32")
 

@@ -111,6 +111,8 @@ def main() -> None:
                     help="protocol[:crops[:pooling]] each (default: the ten of the module); the reference is "
                          "paper:30 with the checkpoint's pooling where given, else paper:30")
     args = ap.parse_args()
+    if args.photos < 0:
+        ap.error(f"--photos must be 0 (the LIVE replica alone) or more, got {args.photos}")
     torch.set_num_threads(args.threads)
     scorer = load_model(args.model, device="cpu")
     fns = {variant_name(*v): scorer_fn(scorer, *v) for v in args.variants}
