@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from protocols import add_data_args, held_out_images  # noqa: E402
+from rankiqa._argparse import positive_int  # noqa: E402
 from rankiqa.api import load_model  # noqa: E402
 from rankiqa.io import load_image  # noqa: E402
 from rankiqa.protocols import ACTIVITY_FLOOR, PAPER_SEED, activity_weights, make_crops  # noqa: E402
@@ -106,10 +107,8 @@ def evaluate(name: str, live: list[dict], held: list[dict]) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_data_args(ap, photos=8, threads=1)
+    add_data_args(ap, photos=8, threads=1, photos_type=positive_int)  # its columns average over held-out photos
     args = ap.parse_args()
-    if args.photos < 1:  # its pair and cross-type columns have nothing to average without them
-        ap.error(f"--photos must be at least 1, got {args.photos}")
     torch.set_num_threads(args.threads)
     scorer = load_model(args.model, device="cpu", precision="float32")
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from itertools import combinations
 from pathlib import Path
 
@@ -91,14 +92,15 @@ def held_out_images(refs: list[str], n_photos: int, families: tuple[str, ...], s
             yield p_i, fam, [torch.from_numpy(np.ascontiguousarray(v)).permute(2, 0, 1).float() / 255 for v in versions]
 
 
-def add_data_args(ap: argparse.ArgumentParser, photos: int, threads: int) -> None:
+def add_data_args(ap: argparse.ArgumentParser, photos: int, threads: int,
+                  photos_type: Callable[[str], int] = int) -> None:
     """The model, LIVE replica and held-out photo options this bench shares with bench/pooling.py."""
     ap.add_argument("--model", default="default")
     ap.add_argument("--replica", type=Path, default=ROOT / "runs" / "live_replica")
     ap.add_argument("--refs", nargs="+", default=[str(ROOT.parent / "shared/data/refs"),
                                                    str(ROOT.parent / "shared/data/refs_extra")])
     ap.add_argument("--set", default="broad")
-    ap.add_argument("--photos", type=int, default=photos, help="held-out photos for the pair columns")
+    ap.add_argument("--photos", type=photos_type, default=photos, help="held-out photos for the pair columns")
     ap.add_argument("--threads", type=int, default=threads)
     ap.add_argument("--json", type=Path, default=None)
 
