@@ -333,3 +333,30 @@ def test_family_scoped_cross_hinge_compares_photos_under_one_family(refs_dir, tm
         _cfg(refs_dir, tmp_path / "b", cross_scope="photo")
     with pytest.raises(ValueError, match="do not combine"):
         _cfg(refs_dir, tmp_path / "b", groups_per_batch=4, groups_per_photo=2, groups_per_family=2)
+
+
+def test_cross_families_limit_the_cross_photo_hinge(refs_dir, tmp_path):
+    # Three groups: gblur, jpeg, gblur. Items: (group, level) = score.
+    groups = torch.tensor([0, 0, 0, 1, 1, 1, 2, 2, 2])
+    levels = torch.tensor([0, 1, 3, 0, 1, 3, 0, 1, 3])
+    scores = torch.zeros(9)
+    families = ["gblur", "jpeg", "gblur"]
+    cfg = _cfg(refs_dir, tmp_path / "x", families="gblur,jpeg", cross_gap=2, cross_families="gblur")
+    _, parts = training_loss(cfg, 0, scores, groups, levels, group_families=families)
+    # Pairs across groups 2+ levels apart among gblur items and every clean crop: each level-3 gblur item
+    # against the other gblur group's levels 0 and 1 and jpeg's clean crop; jpeg's levels 1 and 3 are in none.
+    assert parts["cross"].num_pairs == 6
+    _, every = training_loss(dataclasses.replace(cfg, cross_families=""), 0, scores, groups, levels)
+    assert every["cross"].num_pairs == 12  # jpeg's level 3 against gblur's levels 0 and 1, and jpeg's level 1
+    with pytest.raises(ValueError, match="family of each group"):
+        training_loss(cfg, 0, scores, groups, levels)
+    with pytest.raises(ValueError, match="cross_gap"):
+        _cfg(refs_dir, tmp_path / "y", cross_families="gblur")
+    with pytest.raises(ValueError, match="unknown"):
+        _cfg(refs_dir, tmp_path / "z", cross_gap=2, cross_families="gblurr")
+    path = pretrain(_cfg(refs_dir, tmp_path / "r", iters=2, groups_per_batch=3, families="gblur,jpeg",
+                         cross_gap=1, cross_families="gblur"))
+    assert read_card(path)["training"]["config"]["cross_families"] == "gblur"
+    rows = [r.split(",") for r in (tmp_path / "r" / "log.csv").read_text().splitlines()]
+    col = rows[0].index("cross_pair_accuracy")
+    assert all(r[col] != "" for r in rows[1:])

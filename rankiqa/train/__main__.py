@@ -122,6 +122,7 @@ def _cmd_pretrain(a: argparse.Namespace) -> int:
         train_crops=a.train_crops, lr=a.lr,
         lr_step=a.lr_step, lr_gamma=a.lr_gamma, momentum=a.momentum, weight_decay=a.weight_decay, margin=a.margin,
         loss=a.loss, cross_gap=a.cross_gap, cross_weight=a.cross_weight, cross_scope=a.cross_scope,
+        cross_families=a.cross_families,
         teacher=a.teacher, teacher_gap=a.teacher_gap,
         teacher_weight=a.teacher_weight, teacher_scaled=a.teacher_scaled_margin, teacher_mean=a.teacher_mean,
         net_teacher=a.net_teacher, net_teacher_families=a.net_teacher_families, net_teacher_gap=a.net_teacher_gap,

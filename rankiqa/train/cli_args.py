@@ -77,6 +77,9 @@ def build_parser(description: str = "") -> argparse.ArgumentParser:
     t.add_argument("--cross-scope", choices=CROSS_SCOPES, default="batch",
                    help="pairs of the cross-photo hinge: any two photos of a batch, or only photos under one "
                         "family (with --groups-per-family)")
+    t.add_argument("--cross-families", default="",
+                   help="only these families (sets or names, comma-separated), with every group's clean crop, in "
+                        "the cross-photo hinge: those whose levels mean one quality on any photo (default: all)")
     t.add_argument("--teacher", default="",
                    help="full-reference teachers for a hinge over any two items of a batch, comma-separated, "
                         "e.g. ms_gmsd,haarpsi (default: off; needs rankiqa[train])")

@@ -23,7 +23,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -60,13 +60,14 @@ def _within_loss(cfg: PretrainConfig, it: int, scores, groups, levels) -> Rankin
     return hard_negative_loss(scores, groups, levels, hard_fraction(it, cfg.hard_every), cfg.margin, gen)
 
 
-def training_loss(cfg: PretrainConfig, it: int, scores, groups, levels, teacher=None
-                  ) -> tuple[RankingLoss, dict[str, RankingLoss]]:
+def training_loss(cfg: PretrainConfig, it: int, scores, groups, levels, teacher=None,
+                  group_families: Sequence[str] | None = None) -> tuple[RankingLoss, dict[str, RankingLoss]]:
     """The training loss and its parts: ``(within-photo result with the total loss, {"cross": ..., "teacher": ...,
     "teacher_plcc": ..., "net_teacher": ..., "tie": ...})``.
 
     ``teacher`` holds the batch's teacher scores ``[M, T]`` when ``cfg.teacher`` is set, and the network
-    teacher's as its last column when ``cfg.net_teacher`` is.
+    teacher's as its last column when ``cfg.net_teacher`` is. ``group_families`` names each group's family
+    (needed with ``cfg.cross_families``).
     """
     within = _within_loss(cfg, it, scores, groups, levels)
     total, parts = within.loss, {}
@@ -81,6 +82,8 @@ def training_loss(cfg: PretrainConfig, it: int, scores, groups, levels, teacher=
     if cfg.cross_gap:
         # The sampler puts the groups_per_family groups of one family next to each other.
         blocks = groups // cfg.groups_per_family if cfg.cross_scope == "family" else None
+        if cfg.cross_families:
+            blocks = _cross_blocks(cfg.cross_families, groups, levels, group_families)
         parts["cross"] = cross_content_loss(scores, groups, levels, cfg.cross_gap, cfg.margin, blocks)
         total = total + cfg.cross_weight * parts["cross"].loss
     names = resolve_teachers(cfg.teacher)
@@ -101,6 +104,17 @@ def training_loss(cfg: PretrainConfig, it: int, scores, groups, levels, teacher=
         parts["tie"] = clean_tie_loss(scores, levels, cfg.clean_tie_tolerance)
         total = total + cfg.clean_tie * parts["tie"].loss
     return within._replace(loss=total), parts
+
+
+def _cross_blocks(cross_families: str, groups: torch.Tensor, levels: torch.Tensor,
+                  group_families: Sequence[str] | None) -> torch.Tensor:
+    """Block ids for :func:`cross_content_pairs`: 0 for the items of ``cross_families`` and every clean crop (a
+    clean photo is level 0 of any family), a block of its own group for the rest, which pairs them with nothing."""
+    if group_families is None:
+        raise ValueError("cross_families needs the family of each group of the batch")
+    chosen = set(resolve_set(cross_families))
+    in_set = torch.tensor([f in chosen for f in group_families], device=groups.device)[groups]
+    return torch.where(in_set | (levels == 0), torch.zeros_like(groups), -1 - groups)
 
 
 def _initial_model(cfg: PretrainConfig) -> torch.nn.Module:
@@ -197,7 +211,9 @@ def _stage_loaders(cfg: PretrainConfig, train_refs: list[Path], start: int, rank
                                     num_batches=last, rank=rank, num_replicas=world,
                                     per_photo=cfg.groups_per_photo, families=dataset.families,
                                     crop_sizes=cfg.train_crops, per_family=cfg.groups_per_family)
-        loaders.append(make_loader(dataset, sampler, cfg.workers))
+        # The sampler is a pure function of the batch number, so a second pass over it names each batch's families.
+        names = ([dataset.families[index[0] % len(dataset.families)] for index in batch] for batch in sampler)
+        loaders.append(zip(make_loader(dataset, sampler, cfg.workers), names))
     return itertools.chain.from_iterable(loaders)
 
 
@@ -260,7 +276,7 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, stop_at: int | None = No
     end = cfg.iters if stop_at is None else min(cfg.iters, stop_at)
     try:
         it = start
-        for images, groups, levels, *teacher in loader:
+        for (images, groups, levels, *teacher), group_families in loader:
             if it >= end:
                 break
             lr = _lr_at(cfg, it)
@@ -268,7 +284,7 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, stop_at: int | None = No
                 g["lr"] = lr
             scores = net(images.to(device, non_blocking=True).contiguous(memory_format=layout))
             result, parts = training_loss(cfg, it, scores.float(), groups.to(device), levels.to(device),
-                                          teacher[0].to(device) if teacher else None)
+                                          teacher[0].to(device) if teacher else None, group_families)
             opt.zero_grad(set_to_none=True)
             result.loss.backward()
             opt.step()
