@@ -15,7 +15,7 @@ mention are reported in a warning.
 
 | name | layout (under the dataset folder) | score |
 |---|---|---|
-| ``live`` | ``refimgs/``, ``jp2k/`` ``jpeg/`` ``wn/`` ``gblur/`` ``fastfading/`` ``imgN.bmp`` | DMOS (realigned from the .mat files), lower = better |
+| ``live`` | ``refimgs/``, ``<type>/imgN.bmp`` (jp2k, jpeg, wn, gblur, fastfading) | DMOS (realigned), lower = better |
 | ``csiq`` | ``dst_imgs/<type>/<ref>.<TYPE>.<level>.png`` | DMOS, lower = better |
 | ``tid2013``, ``tid2008`` | ``distorted_images/iXX_YY_Z.bmp`` | MOS, higher = better |
 | ``kadid10k`` | ``images/IXX_YY_ZZ.png`` | MOS ("dmos" column), higher = better |
