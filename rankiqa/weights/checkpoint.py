@@ -22,8 +22,8 @@ from safetensors import safe_open
 
 from rankiqa.errors import WeightsError
 
-__all__ = ["save_checkpoint", "load_checkpoint", "read_card", "sha256_file", "atomic_save_file", "network_from_checkpoint",
-           "CheckpointError"]
+__all__ = ["save_checkpoint", "load_checkpoint", "read_card", "sha256_file", "atomic_save_file",
+           "network_from_checkpoint", "CheckpointError"]
 
 CARD_KEY = "rankiqa"
 
