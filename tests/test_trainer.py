@@ -348,6 +348,9 @@ def test_cross_families_limit_the_cross_photo_hinge(refs_dir, tmp_path):
     assert parts["cross"].num_pairs == 6
     _, every = training_loss(dataclasses.replace(cfg, cross_families=""), 0, scores, groups, levels)
     assert every["cross"].num_pairs == 12  # jpeg's level 3 against gblur's levels 0 and 1, and jpeg's level 1
+    by_family = dataclasses.replace(cfg, cross_scope="family")
+    _, within = training_loss(by_family, 0, scores, groups, levels, group_families=families)
+    assert within["cross"].num_pairs == 4  # gblur's two photos only: level 3 against the other's levels 0 and 1
     with pytest.raises(ValueError, match="family of each group"):
         training_loss(cfg, 0, scores, groups, levels)
     with pytest.raises(ValueError, match="cross_gap"):

@@ -78,8 +78,9 @@ def build_parser(description: str = "") -> argparse.ArgumentParser:
                    help="pairs of the cross-photo hinge: any two photos of a batch, or only photos under one "
                         "family (with --groups-per-family)")
     t.add_argument("--cross-families", default="",
-                   help="only these families (sets or names, comma-separated), with every group's clean crop, in "
-                        "the cross-photo hinge: those whose levels mean one quality on any photo (default: all)")
+                   help="only these families (sets or names, comma-separated) in the cross-photo hinge, those "
+                        "whose levels mean one quality on any photo (default: all); with --cross-scope batch every "
+                        "group's clean crop too, with --cross-scope family only photos under one of them")
     t.add_argument("--teacher", default="",
                    help="full-reference teachers for a hinge over any two items of a batch, comma-separated, "
                         "e.g. ms_gmsd,haarpsi (default: off; needs rankiqa[train])")

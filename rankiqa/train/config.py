@@ -64,8 +64,9 @@ class PretrainConfig:
     cross_weight: float = 1.0
     # "batch": any two photos of a batch; "family": only photos under one family (needs groups_per_family > 1).
     cross_scope: str = "batch"
-    # Families (set or family names, comma-separated; "" = every family) whose items, with every group's clean
-    # crop, take part in the cross-photo hinge: the families whose level numbers mean one quality on any photo.
+    # Families (set or family names, comma-separated; "" = every family) whose items take part in the cross-photo
+    # hinge: the families whose level numbers mean one quality on any photo. Scope "batch": with every group's
+    # clean crop, across these families; "family": only photos under one of them, whatever the sampler drew.
     cross_families: str = ""
     # Extra hinge over any two items of a batch that full-reference teachers
     # (comma-separated names, "" = off) agree on by >= teacher_gap units;
@@ -132,12 +133,13 @@ class PretrainConfig:
             raise ValueError("groups_per_photo and groups_per_family do not combine: set one to 1")
         if self.cross_scope not in CROSS_SCOPES:
             raise ValueError(f"unknown cross_scope {self.cross_scope!r}; choose from {', '.join(CROSS_SCOPES)}")
-        if self.cross_gap and self.cross_scope == "family" and self.groups_per_family < 2:
-            raise ValueError("cross_scope 'family' compares photos under one family: set groups_per_family >= 2")
+        if (self.cross_gap and self.cross_scope == "family" and self.groups_per_family < 2
+                and not self.cross_families):
+            raise ValueError("cross_scope 'family' compares photos under one family: set groups_per_family >= 2 "
+                             "or name the families (cross_families)")
         if self.cross_families:
-            if not self.cross_gap or self.cross_scope != "batch":
-                raise ValueError("cross_families picks the items of the cross-photo hinge: set cross_gap >= 1 "
-                                 "and leave cross_scope 'batch'")
+            if not self.cross_gap:
+                raise ValueError("cross_families picks the items of the cross-photo hinge: set cross_gap >= 1")
             resolve_set(self.cross_families)  # names checked here, not at the first batch
         if not 0 <= self.heldout_fraction < 1:
             raise ValueError("heldout_fraction must be in [0, 1)")

@@ -83,7 +83,7 @@ def training_loss(cfg: PretrainConfig, it: int, scores, groups, levels, teacher=
         # The sampler puts the groups_per_family groups of one family next to each other.
         blocks = groups // cfg.groups_per_family if cfg.cross_scope == "family" else None
         if cfg.cross_families:
-            blocks = _cross_blocks(cfg.cross_families, groups, levels, group_families)
+            blocks = _cross_blocks(cfg.cross_families, cfg.cross_scope, groups, levels, group_families)
         parts["cross"] = cross_content_loss(scores, groups, levels, cfg.cross_gap, cfg.margin, blocks)
         total = total + cfg.cross_weight * parts["cross"].loss
     names = resolve_teachers(cfg.teacher)
@@ -106,15 +106,20 @@ def training_loss(cfg: PretrainConfig, it: int, scores, groups, levels, teacher=
     return within._replace(loss=total), parts
 
 
-def _cross_blocks(cross_families: str, groups: torch.Tensor, levels: torch.Tensor,
+def _cross_blocks(cross_families: str, scope: str, groups: torch.Tensor, levels: torch.Tensor,
                   group_families: Sequence[str] | None) -> torch.Tensor:
-    """Block ids for :func:`cross_content_pairs`: 0 for the items of ``cross_families`` and every clean crop (a
-    clean photo is level 0 of any family), a block of its own group for the rest, which pairs them with nothing."""
+    """Block ids for :func:`cross_content_pairs`. Scope ``"batch"``: 0 for the items of ``cross_families`` and every
+    clean crop (a clean photo is level 0 of any family); ``"family"``: the family's index for the groups of
+    ``cross_families``. Every other item gets a block of its own group, which pairs it with nothing."""
     if group_families is None:
         raise ValueError("cross_families needs the family of each group of the batch")
-    chosen = set(resolve_set(cross_families))
+    chosen = resolve_set(cross_families)
+    own = -1 - groups
+    if scope == "family":
+        index = torch.tensor([chosen.index(f) if f in chosen else -1 for f in group_families], device=groups.device)
+        return torch.where(index[groups] >= 0, index[groups], own)
     in_set = torch.tensor([f in chosen for f in group_families], device=groups.device)[groups]
-    return torch.where(in_set | (levels == 0), torch.zeros_like(groups), -1 - groups)
+    return torch.where(in_set | (levels == 0), torch.zeros_like(groups), own)
 
 
 def _initial_model(cfg: PretrainConfig) -> torch.nn.Module:
