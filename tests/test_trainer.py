@@ -336,7 +336,7 @@ def test_family_scoped_cross_hinge_compares_photos_under_one_family(refs_dir, tm
 
 
 def test_cross_families_limit_the_cross_photo_hinge(refs_dir, tmp_path):
-    # Three groups: gblur, jpeg, gblur. Items: (group, level) = score.
+    # Three groups (gblur, jpeg, gblur) of levels 0, 1 and 3; every score 0, so every pair counts as violated.
     groups = torch.tensor([0, 0, 0, 1, 1, 1, 2, 2, 2])
     levels = torch.tensor([0, 1, 3, 0, 1, 3, 0, 1, 3])
     scores = torch.zeros(9)

@@ -76,7 +76,7 @@ def build_parser(description: str = "") -> argparse.ArgumentParser:
     t.add_argument("--cross-weight", type=float, default=1.0, help="weight of the cross-photo hinge")
     t.add_argument("--cross-scope", choices=CROSS_SCOPES, default="batch",
                    help="pairs of the cross-photo hinge: any two photos of a batch, or only photos under one "
-                        "family (with --groups-per-family)")
+                        "family (with --groups-per-family or --cross-families)")
     t.add_argument("--cross-families", default="",
                    help="only these families (sets or names, comma-separated) in the cross-photo hinge, those "
                         "whose levels mean one quality on any photo (default: all); with --cross-scope batch every "

@@ -62,7 +62,8 @@ class PretrainConfig:
     # apart (0 = off, the paper's loss); see losses.cross_content_pairs.
     cross_gap: int = 0
     cross_weight: float = 1.0
-    # "batch": any two photos of a batch; "family": only photos under one family (needs groups_per_family > 1).
+    # "batch": any two photos of a batch; "family": only photos under one family (needs groups_per_family > 1
+    # or cross_families).
     cross_scope: str = "batch"
     # Families (set or family names, comma-separated; "" = every family) whose items take part in the cross-photo
     # hinge: the families whose level numbers mean one quality on any photo. Scope "batch": with every group's
