@@ -221,7 +221,8 @@ def main() -> None:
     if not (args.replica / "dmos.csv").is_file():
         sys.exit(f"{args.replica}: no LIVE replica (build it: python -m rankiqa.train live-replica ..., README step 3)")
     photos = unseen_photos(args.refs, args.extra)[: args.photos]
-    sets = {f"{len(photos)} unseen photos": build(args.cache, photos, args.params),
+    unseen_set = f"{len(photos)} unseen photos"
+    sets = {unseen_set: build(args.cache, photos, args.params),
             REPLICA: replica_rows(args.replica, args.live_refs, args.cache)}
     scores = score_sets(sets, args.models, args.pooling, args.crops, args.crop_size, args.cache)
     if args.mix:
@@ -242,14 +243,13 @@ def main() -> None:
             for t, row in result[name][label].items():
                 print(f"| {name} ({len(table)}) | {label} | {t} | "
                       + " | ".join(f"{row[k]:.3f}" for k in (*REPLICA_TYPES, "all")) + " |")
-    unseen = sets[f"{len(photos)} unseen photos"]
-    types, names = (np.array([r[k] for r in unseen]) for k in ("dist_type", "photo"))
-    haarpsi = np.array([float(r["haarpsi"]) for r in unseen])
+    types, names = (np.array([r[k] for r in sets[unseen_set]]) for k in ("dist_type", "photo"))
+    haarpsi = np.array([float(r["haarpsi"]) for r in sets[unseen_set]])
     print("\n## Unseen photos against HaarPSI: SROCC inside one photo (mean) / over photos with each photo's "
           "offset taken out\n")
     print("| scorer | " + " | ".join(REPLICA_TYPES) + " |\n" + "|---" * (len(REPLICA_TYPES) + 1) + "|")
     offsets = {}
-    for label, s in scores[f"{len(photos)} unseen photos"].items():
+    for label, s in scores[unseen_set].items():
         offsets[label] = offset_split(s, haarpsi, types, names)
         print(f"| {label} | " + " | ".join("{:.3f} / {:.3f}".format(*offsets[label][t]) for t in REPLICA_TYPES)
               + " |")
