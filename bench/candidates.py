@@ -81,7 +81,8 @@ def run_candidate(job: tuple) -> str:
     rep = live_report(model, arch, kwargs, crop, replica_dir)
     n_params = sum(p.numel() for p in model.parameters())
     per = rep["per_type"]
-    return (f"| {arch} {kwargs or ''} | {crop} | {n_params / 1e6:.2f}M | {it} | {acc:.4f} | {rep['all']['srocc']:.4f} | "
+    return (f"| {arch} {kwargs or ''} | {crop} | {n_params / 1e6:.2f}M | {it} | {acc:.4f} "
+            f"| {rep['all']['srocc']:.4f} | "
             + " | ".join(f"{per[t]['srocc']:.4f}" for t in ("jp2k", "jpeg", "wn", "gblur")) + " |")
 
 

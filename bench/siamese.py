@@ -27,7 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from rankiqa.models import build_model  # noqa: E402
-from rankiqa.train.losses import all_pairs_ranking_loss, hard_fraction, hard_negative_loss, random_pairs_loss  # noqa: E402
+from rankiqa.train.losses import (  # noqa: E402
+    all_pairs_ranking_loss, hard_fraction, hard_negative_loss, random_pairs_loss)
 from rankiqa.train.plots import line_plot  # noqa: E402
 from rankiqa.train.ranking_data import GroupBatchSampler, RankedGroups, collate_groups  # noqa: E402
 from rankiqa.train.trainer import evaluate_ranking, split_refs  # noqa: E402
@@ -220,7 +221,8 @@ def main() -> None:
     series = {k: ([p[0] for p in v], [p[2] for p in v]) for k, v in curves.items()}
     line_plot(series, "held-out pair accuracy vs training time (live set)", "training seconds").save(
         out / "siamese_convergence.png")
-    print(f"\n| method | iterations | held-out pair accuracy at {args.seconds / 2:.0f} s | final ({args.seconds:.0f} s) "
+    print(f"\n| method | iterations | held-out pair accuracy at {args.seconds / 2:.0f} s "
+          f"| final ({args.seconds:.0f} s) "
           f"| std. error ({args.eval_groups} groups, bootstrap) |\n|---|---|---|---|---|")
     for loss, pts in curves.items():
         mid = min(pts, key=lambda p: abs(p[0] - args.seconds / 2))

@@ -44,7 +44,8 @@ def test_flipped_checkpoint_and_bad_input(tmp_path):
 
     dmos = make_checkpoint(tmp_path / "dmos.safetensors", higher_is_better=False)
     x = _batch(1)
-    assert torch.allclose(rankiqa.QualityMetric(dmos)(x), torch.tensor(rankiqa.score(x[0], model=dmos, precision="float32")), atol=1e-5)
+    expected = torch.tensor(rankiqa.score(x[0], model=dmos, precision="float32"))
+    assert torch.allclose(rankiqa.QualityMetric(dmos)(x), expected, atol=1e-5)
     metric = rankiqa.QualityMetric(dmos)
     with pytest.raises(ValueError, match="Bx3xHxW"):
         metric(x[0])

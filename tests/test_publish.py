@@ -49,6 +49,7 @@ def test_publish_cli(tmp_path, tiny_ckpt, capsys):
     manifest = tmp_path / "weights_manifest.json"
     manifest.write_text(json.dumps({"schema_version": 1, "default": None, "checkpoints": []}))
     assert main(["publish", "--model", str(tiny_ckpt), "--id", "vgg16_slim.cli", "--embed", "--manifest",
-                 str(manifest), "--train-command", "python -m rankiqa.train pretrain --out x", "--num-crops", "15"]) == 0
+                 str(manifest), "--train-command", "python -m rankiqa.train pretrain --out x",
+                 "--num-crops", "15"]) == 0
     rec = json.loads(manifest.read_text())["checkpoints"][0]
     assert rec["training"]["command"] == "python -m rankiqa.train pretrain --out x" and rec["num_crops"] == 15
