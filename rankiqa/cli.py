@@ -11,8 +11,9 @@ import argparse
 import csv
 import json
 import sys
+import warnings
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 from rankiqa import __version__
 from rankiqa._argparse import SuggestingParser, positive_int
@@ -260,10 +261,26 @@ def _cmd_download(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _warnings_as_lines(previous: Callable[..., None]) -> Callable[..., None]:
+    """A ``warnings.showwarning`` that prints rankiqa's warnings about an input as one ``warning: FILE: problem``
+    line, as its errors are printed, and hands every other warning to ``previous``."""
+    from rankiqa.errors import ImageWarning
+
+    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+             file: Any = None, line: str | None = None) -> None:
+        if issubclass(category, ImageWarning):
+            print(f"warning: {message}", file=sys.stderr)
+        else:
+            previous(message, category, filename, lineno, file, line)
+
+    return show
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rankiqa`` command; returns the exit code."""
     args = _parser().parse_args(argv)
     reuse_freed_memory()  # this process is ours: batch after batch reuses the same memory
+    previous, warnings.showwarning = warnings.showwarning, _warnings_as_lines(warnings.showwarning)
     try:
         if args.command in ("score", "rank"):
             return _cmd_score(args, ranked=args.command == "rank")
@@ -277,6 +294,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:  # e.g. `rankiqa score ... | head`
         return EXIT_OK
+    finally:
+        warnings.showwarning = previous
 
 
 if __name__ == "__main__":

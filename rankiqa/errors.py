@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["RankIQAError", "ImageLoadError", "BatchScoringError", "WeightsError", "ChecksumError"]
+__all__ = ["RankIQAError", "ImageLoadError", "ImageWarning", "BatchScoringError", "WeightsError", "ChecksumError"]
 
 
 class RankIQAError(Exception):
@@ -16,6 +16,11 @@ class ImageLoadError(RankIQAError, ValueError):
         super().__init__(f"{source}: {reason}")
         self.source = source
         self.reason = reason
+
+
+class ImageWarning(UserWarning):
+    """An input was decoded and scored, but its file has a fault worth knowing (e.g. corrupt EXIF metadata, so
+    its orientation may not be applied); the message names the input."""
 
 
 class BatchScoringError(RankIQAError, ValueError):

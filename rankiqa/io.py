@@ -22,14 +22,15 @@ from __future__ import annotations
 
 import threading
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError, features
 
-from rankiqa.errors import ImageLoadError
+from rankiqa.errors import ImageLoadError, ImageWarning
 
 __all__ = ["ALPHA_BACKGROUND", "IMAGE_SUFFIXES", "load_image", "describe_input", "is_single_input", "expand_inputs"]
 
@@ -118,12 +119,34 @@ def _composite(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     return rgb * alpha + ALPHA_BACKGROUND * (1.0 - alpha)
 
 
-def _from_pil(im: Image.Image, name: str) -> np.ndarray:
-    """HxWx3 float32 in [0, 1] from any PIL image."""
+# warnings.catch_warnings swaps process-wide state, and decoding runs in several threads at once: one at a time.
+_WARNINGS_LOCK = threading.Lock()
+
+
+@contextmanager
+def _pillow_warnings(caught: list[str] | None) -> Iterator[None]:
+    """Collect Pillow's warnings into ``caught`` (``None``: leave them alone) and make a possible
+    decompression bomb an error. Only header and metadata work goes in here: it holds a lock."""
+    if caught is None:
+        yield
+        return
+    with _WARNINGS_LOCK, warnings.catch_warnings(record=True) as recorded:
+        warnings.simplefilter("always")
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            yield
+        finally:
+            caught.extend(str(w.message).strip() for w in recorded
+                          if issubclass(w.category, UserWarning) and not issubclass(w.category, ImageWarning))
+
+
+def _from_pil(im: Image.Image, name: str, caught: list[str] | None = None) -> np.ndarray:
+    """HxWx3 float32 in [0, 1] from any PIL image; Pillow's warnings about its metadata go to ``caught``."""
     if getattr(im, "n_frames", 1) > 1:
         im.seek(0)
     try:
-        im = ImageOps.exif_transpose(im)
+        with _pillow_warnings(caught):
+            im = ImageOps.exif_transpose(im)
     except Exception:  # noqa: BLE001 - a malformed EXIF block must not make the pixels unreadable
         pass
     mode = im.mode
@@ -155,22 +178,29 @@ def _open_path(path: Path) -> np.ndarray:
     if path.stat().st_size == 0:
         raise ImageLoadError(name, "empty file")
     _ensure_codec(path, name)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            with Image.open(path) as im:
-                im.load()
-                return _from_pil(im, name)
-        except UnidentifiedImageError:
-            raise ImageLoadError(name, "not an image, or a format Pillow cannot read") from None
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise ImageLoadError(name, f"image too large, refused as a possible decompression bomb ({exc})") from None
-        except (OSError, SyntaxError, ValueError, EOFError) as exc:
-            raise ImageLoadError(name, f"truncated or corrupt image data ({exc})") from None
-        except MemoryError:
-            raise ImageLoadError(name, "image too large to decode in the memory available") from None
-        except Exception as exc:  # noqa: BLE001 - Pillow's plugins raise anything on hostile files (fuzzed)
-            raise ImageLoadError(name, f"corrupt image data ({type(exc).__name__}: {exc})") from None
+    caught: list[str] = []
+    try:
+        with _pillow_warnings(caught):
+            im = Image.open(path)  # the header: the size check and most metadata
+        with im:
+            im.load()  # the decode itself, outside the lock: decoding threads run side by side
+            image = _from_pil(im, name, caught)
+    except UnidentifiedImageError:
+        raise ImageLoadError(name, "not an image, or a format Pillow cannot read") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageLoadError(name, f"image too large, refused as a possible decompression bomb ({exc})") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise ImageLoadError(name, f"truncated or corrupt image data ({exc})") from None
+    except MemoryError:
+        raise ImageLoadError(name, "image too large to decode in the memory available") from None
+    except Exception as exc:  # noqa: BLE001 - Pillow's plugins raise anything on hostile files (fuzzed)
+        raise ImageLoadError(name, f"corrupt image data ({type(exc).__name__}: {exc})") from None
+    # Pillow's own warnings name neither the file nor rankiqa's call; say each once, with the file's name (under
+    # the lock, or another thread's _pillow_warnings would take it for its own).
+    with _WARNINGS_LOCK:
+        for message in dict.fromkeys(caught):
+            warnings.warn(f"{name}: {message} (the image decoded anyway)", ImageWarning, stacklevel=3)
+    return image
 
 
 def _check_float(arr: np.ndarray, name: str) -> np.ndarray:

@@ -97,3 +97,16 @@ def array_corpus() -> list[tuple[str, object, str]]:
         ("a dict", {"not": "an image"}, "unsupported input type"),
         ("None", None, "unsupported input type"),
     ]
+
+
+def write_corrupt_exif_jpeg(path: Path) -> Path:
+    """A JPEG that decodes, with an EXIF block whose one tag claims more data than the block holds: Pillow warns."""
+    import struct
+
+    jpg = io.BytesIO()
+    _photo(40, 60).save(jpg, "JPEG", quality=90)
+    data = jpg.getvalue()
+    tiff = b"II*\x00" + struct.pack("<IHHHII", 8, 1, 0x010E, 2, 1000, 26) + struct.pack("<I", 0)
+    app1 = b"Exif\x00\x00" + tiff
+    path.write_bytes(data[:2] + b"\xff\xe1" + struct.pack(">H", len(app1) + 2) + app1 + data[2:])
+    return path

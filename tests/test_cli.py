@@ -7,11 +7,12 @@ import io
 import json
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
 
-from bad_inputs import write_file_corpus
+from bad_inputs import write_corrupt_exif_jpeg, write_file_corpus
 from rankiqa.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,6 +45,15 @@ def test_score_folder_with_bad_files_json(corpus, tiny_ckpt, capsys):
             assert row["score"] is None and outcome in row["error"], (name, row)
             assert name in err
     assert "inputs failed" in err
+
+
+def test_metadata_fault_is_one_warning_line(tiny_ckpt, tmp_path, capsys):
+    path = write_corrupt_exif_jpeg(tmp_path / "odd_exif.jpg")
+    before = warnings.showwarning
+    code, out, err = run(["score", path, "--model", tiny_ckpt, "--no-progress"], capsys)
+    assert code == 0 and out.strip().endswith("odd_exif.jpg")  # scored
+    assert f"warning: {path}: " in err and "ImageWarning" not in err
+    assert warnings.showwarning is before  # the command's formatting does not outlive it
 
 
 def test_csv_and_plain(tiny_ckpt, tmp_path, capsys):

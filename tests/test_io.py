@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import re
+import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from bad_inputs import array_corpus, write_file_corpus
-from rankiqa.errors import ImageLoadError
+from bad_inputs import array_corpus, write_corrupt_exif_jpeg, write_file_corpus
+from rankiqa.errors import ImageLoadError, ImageWarning
 from rankiqa.io import load_image
 
 
@@ -76,3 +78,33 @@ def test_pil_and_path_agree(corpus):
     d, _ = corpus
     with Image.open(d / "good.jpg") as im:
         assert torch.equal(load_image(im), load_image(d / "good.jpg"))
+
+
+def test_metadata_fault_warns_naming_the_file(tmp_path):
+    path = write_corrupt_exif_jpeg(tmp_path / "odd_exif.jpg")
+    with pytest.warns(ImageWarning, match=r"odd_exif\.jpg: .*decoded anyway"):
+        x = load_image(path)
+    assert x.shape == (3, 40, 60)
+
+
+def test_parallel_decoding_reports_every_warning_and_keeps_the_filters(tmp_path):
+    # catch_warnings swaps process-wide state: unguarded, threads decoding at once lose warnings and leave
+    # another thread's filters installed.
+    paths = [write_corrupt_exif_jpeg(tmp_path / f"odd{i}.jpg") for i in range(48)]
+    with warnings.catch_warnings(record=True) as recorded:
+        warnings.simplefilter("always")
+        filters = list(warnings.filters)
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(load_image, paths))
+        assert warnings.filters == filters
+    named = [re.match(r"(.*odd\d+\.jpg): ", str(w.message)) for w in recorded if w.category is ImageWarning]
+    assert sorted(m.group(1) for m in named if m) == sorted(map(str, paths))
+
+
+def test_bomb_between_one_and_two_limits_is_refused(tmp_path):
+    # Pillow only warns between MAX_IMAGE_PIXELS and twice that; rankiqa refuses it too.
+    side = int((1.5 * Image.MAX_IMAGE_PIXELS) ** 0.5)
+    path = tmp_path / "big.png"
+    Image.new("1", (side, side)).save(path, optimize=True)
+    with pytest.raises(ImageLoadError, match="decompression bomb"):
+        load_image(path)
