@@ -264,12 +264,14 @@ def _cmd_download(args: argparse.Namespace) -> int:
 def _warnings_as_lines(previous: Callable[..., None]) -> Callable[..., None]:
     """A ``warnings.showwarning`` that prints rankiqa's warnings about an input as one ``warning: FILE: problem``
     line, as its errors are printed, and hands every other warning to ``previous``."""
+    from tqdm import tqdm
+
     from rankiqa.errors import ImageWarning
 
     def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
              file: Any = None, line: str | None = None) -> None:
         if issubclass(category, ImageWarning):
-            print(f"warning: {message}", file=sys.stderr)
+            tqdm.write(f"warning: {message}", file=sys.stderr)  # above the progress bar, not through it
         else:
             previous(message, category, filename, lineno, file, line)
 
