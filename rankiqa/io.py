@@ -195,11 +195,12 @@ def _open_path(path: Path) -> np.ndarray:
         raise ImageLoadError(name, "image too large to decode in the memory available") from None
     except Exception as exc:  # noqa: BLE001 - Pillow's plugins raise anything on hostile files (fuzzed)
         raise ImageLoadError(name, f"corrupt image data ({type(exc).__name__}: {exc})") from None
-    # Pillow's own warnings name neither the file nor rankiqa's call; say each once, with the file's name (under
-    # the lock, or another thread's _pillow_warnings would take it for its own).
-    with _WARNINGS_LOCK:
-        for message in dict.fromkeys(caught):
-            warnings.warn(f"{name}: {message} (the image decoded anyway)", ImageWarning, stacklevel=3)
+    if caught:
+        # Pillow's own warnings name neither the file nor rankiqa's call; say each once, with the file's name
+        # (under the lock, or another thread's _pillow_warnings would take it for its own).
+        with _WARNINGS_LOCK:
+            for message in dict.fromkeys(caught):
+                warnings.warn(f"{name}: {message} (the image decoded anyway)", ImageWarning, stacklevel=3)
     return image
 
 
