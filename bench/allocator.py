@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from inference import folder_bench_parser, make_folder  # noqa: E402
+from folder_bench import folder_bench_parser, make_folder  # noqa: E402
 from rankiqa.precision import native_bf16  # noqa: E402
 
 _PRELUDE = """

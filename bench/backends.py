@@ -46,7 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from inference import brisque, folder_bench_parser, live_report, make_folder  # noqa: E402
+from folder_bench import brisque, folder_bench_parser, live_report, make_folder  # noqa: E402
 from rankiqa.api import Scorer, load_model  # noqa: E402
 from rankiqa.io import images_in_folder, load_image  # noqa: E402
 from rankiqa.models.fusion import fold_batch_norm  # noqa: E402

@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from inference import folder_bench_parser, make_folder, matmul_peak_gflops, network_only  # noqa: E402
+from folder_bench import folder_bench_parser, make_folder, matmul_peak_gflops, network_only  # noqa: E402
 from rankiqa.api import load_model  # noqa: E402
 from rankiqa.io import load_image  # noqa: E402
 from rankiqa.precision import native_bf16  # noqa: E402

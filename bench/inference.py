@@ -29,6 +29,7 @@ One run, one folder of 768x512 JPEGs cut from ../shared/data/refs, the same
    24-megapixel photo.
 4. Start-up: ``rankiqa score one.jpg`` wall time (median of 3) against a bare
    ``import torch``.
+5. Issue 15's targets, each with this run's measure and whether it is met.
 
 Like the ``rankiqa`` command, the bench and its RSS processes first call
 :func:`rankiqa.allocator.reuse_freed_memory` (``bench/allocator.py`` measures it).
@@ -38,7 +39,6 @@ Like the ``rankiqa`` command, the bench and its RSS processes first call
 
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 import math
@@ -47,45 +47,28 @@ import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
-from torch.utils.flop_counter import FlopCounterMode
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
+from folder_bench import (  # noqa: E402
+    brisque, folder_bench_parser, live_report, make_folder, matmul_peak_gflops, network_only)
 from rankiqa.allocator import reuse_freed_memory  # noqa: E402
 from rankiqa.api import load_model  # noqa: E402
 from rankiqa.defaults import DEFAULT_BATCH_SIZE, DEFAULT_PRECISION, PROTOCOLS  # noqa: E402
-from rankiqa.io import images_in_folder, load_image  # noqa: E402
+from rankiqa.io import load_image  # noqa: E402
 from rankiqa.models.fusion import _Chunked, _PairMaxPool, fold_batch_norm  # noqa: E402
-from rankiqa.pipeline import ScoreAccumulator, _one_intra_op_thread  # noqa: E402
+from rankiqa.pipeline import ScoreAccumulator  # noqa: E402
 from rankiqa.precision import native_bf16, resolve_precision  # noqa: E402
 from rankiqa.protocols import PAPER_CROPS, PAPER_SEED, make_crops  # noqa: E402
 from rankiqa.weights.checkpoint import network_from_checkpoint  # noqa: E402
 from rankiqa.weights.hub import resolve_checkpoint  # noqa: E402
-
-
-def make_folder(d: Path, n: int, refs: Path, size: tuple[int, int] = (768, 512)) -> list[str]:
-    sources = images_in_folder(refs, recursive=True)
-    rng = np.random.default_rng(0)
-    out = []
-    for i in range(n):
-        with Image.open(sources[(i * 7) % len(sources)]) as im:
-            im = im.convert("RGB")
-            scale = max(size[0] / im.width, size[1] / im.height, 1.0)
-            if scale > 1.0:
-                im = im.resize((math.ceil(im.width * scale), math.ceil(im.height * scale)), Image.Resampling.LANCZOS)
-            x = int(rng.integers(0, im.width - size[0] + 1))
-            y = int(rng.integers(0, im.height - size[1] + 1))
-            path = d / f"photo_{i:04d}.jpg"
-            im.crop((x, y, x + size[0], y + size[1])).save(path, quality=90)
-        out.append(str(path))
-    return out
 
 
 def old_pipeline(model, files: list[str], protocol: str, crop: int, num_crops: int, pooling: str = "mean",
@@ -133,42 +116,6 @@ def dataloader_pipeline(scorer, files: list[str], protocol: str) -> list[float]:
     return [acc.pop(i) for i in range(len(files))]
 
 
-def brisque(files: list[str]) -> float | None:
-    try:
-        import cv2
-    except ImportError:
-        return None
-    if not hasattr(cv2, "quality"):
-        return None
-    t = time.perf_counter()
-    for f in files:
-        cv2.quality.QualityBRISQUE_computeFeatures(cv2.imread(f))
-    return len(files) / (time.perf_counter() - t)
-
-
-def matmul_peak_gflops(n: int = 1024, repeats: int = 10, dtype: torch.dtype = torch.float32, tries: int = 3) -> float:
-    """GFLOP/s of the faster of a square matmul and the same product as a 1x1 convolution, best of ``tries``.
-
-    Both are dense products the CPU's vector units run near peak, through
-    different libraries: ``@`` goes to MKL on x86, which takes slow kernels on
-    some AMD CPUs (65 GFLOP/s here, below the network's own convolutions),
-    while the convolution goes to oneDNN, as the network's do. One try on a
-    shared machine can catch a slow moment (332 against 412 GFLOP/s minutes apart).
-    """
-    a, b = torch.rand(n, n, dtype=dtype), torch.rand(n, n, dtype=dtype)
-    x = torch.rand(1, n, 32, n // 32, dtype=dtype).contiguous(memory_format=torch.channels_last)
-    w = torch.rand(n, n, 1, 1, dtype=dtype).contiguous(memory_format=torch.channels_last)
-    best = 0.0
-    with torch.inference_mode():
-        for run in [lambda: a @ b, lambda: torch.nn.functional.conv2d(x, w)] * tries:
-            run()
-            t = time.perf_counter()
-            for _ in range(repeats):
-                run()
-            best = max(best, 2 * n**3 * repeats / (time.perf_counter() - t) / 1e9)
-    return best
-
-
 def unchunked(scorer):
     """A float32 scorer's copy running its first block on the whole batch (before ``chunk_first_block``)."""
     other = copy.copy(scorer)
@@ -209,34 +156,6 @@ def pipeline_batches(scorer, files: list[str], protocol: str, num_crops: int) ->
     return [b for b in batches if b.shape[0] * b.shape[-2] * b.shape[-1] == full]
 
 
-def network_only(model, batches: list[torch.Tensor], channels_last: bool, lanes: int = 1) -> tuple[float, float]:
-    """(GFLOP, seconds) of the network alone over pre-cut batches; with ``lanes``, that many threads run them all
-    side by side on one intra-op thread each, as :func:`rankiqa.pipeline.pooled_scores` does."""
-    if channels_last:
-        model = model.to(memory_format=torch.channels_last)
-        batches = [b.contiguous(memory_format=torch.channels_last) for b in batches]
-
-    def run():
-        with torch.inference_mode():
-            for b in batches:
-                model(b)
-
-    with torch.inference_mode():
-        with FlopCounterMode(display=False) as fc:
-            model(batches[0])
-        model(batches[0])
-    if lanes == 1:
-        t = time.perf_counter()
-        run()
-        return fc.get_total_flops() * len(batches) / 1e9, time.perf_counter() - t
-    with _one_intra_op_thread(), ThreadPoolExecutor(lanes) as pool:
-        t = time.perf_counter()
-        for f in [pool.submit(run) for _ in range(lanes)]:
-            f.result()
-        dt = time.perf_counter() - t
-    return fc.get_total_flops() * len(batches) * lanes / 1e9, dt
-
-
 _CHILD = """
 import sys, json, torch
 torch.set_num_threads({threads})
@@ -271,14 +190,6 @@ def startup(one: str, threads: int) -> tuple[float, float]:
             wall([sys.executable, "-c", "import torch"]))
 
 
-def live_report(scorer, ds) -> dict:
-    """``evaluate_dataset``'s report (SROCC over all and per type) of ``scorer`` on a loaded LIVE replica."""
-    from rankiqa.train.evaluation import evaluate_dataset
-
-    raw, _ = scorer.score_with_errors([x.path for x in ds.samples])
-    return evaluate_dataset(raw, ds)
-
-
 def live_agreement(folder: Path, model: str, precisions: tuple[str, ...]) -> None:
     from rankiqa.train.datasets import load_dataset
 
@@ -289,19 +200,6 @@ def live_agreement(folder: Path, model: str, precisions: tuple[str, ...]) -> Non
         rep = live_report(load_model(model, device="cpu", precision=precision), ds)
         per = [rep["all"]] + [rep["per_type"][k] for k in ("jp2k", "jpeg", "wn", "gblur")]
         print(f"| {precision} | " + " | ".join(f"{m['srocc']:.4f}" for m in per) + " |")
-
-
-def folder_bench_parser(doc: str, live_help: str | None = None) -> argparse.ArgumentParser:
-    """The options every bench that scores a folder of test JPEGs shares (this one, backends.py, compile.py);
-    ``--live`` only with its ``live_help``."""
-    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default="default")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--images", type=int, default=100)
-    ap.add_argument("--refs", type=Path, default=ROOT.parent / "shared" / "data" / "refs")
-    if live_help is not None:
-        ap.add_argument("--live", type=Path, default=None, help=live_help)
-    return ap
 
 
 def main() -> None:
@@ -349,10 +247,13 @@ def main() -> None:
                                       **({one16: [], new16: [], gap16: []} if with_bf16 else {}),
                                       "new, DataLoader worker process": []}
 
+        rates: dict[str, list[float]] = {}  # images/s by row, in column order: what the targets read
+
         def timed(row: str, s, p: str, lanes: int | None = None) -> list[float]:
             t = time.perf_counter()
             out, errors = s.score_with_errors(files, p, lanes=lanes)
-            rows[row].append(f"{len(files) / (time.perf_counter() - t):.1f}")
+            rates.setdefault(row, []).append(len(files) / (time.perf_counter() - t))
+            rows[row].append(f"{rates[row][-1]:.1f}")
             assert not errors, errors
             return out
 
@@ -386,6 +287,7 @@ def main() -> None:
         print(f"| OpenCV BRISQUE (features, 1 process) | {'not installed' if b is None else f'{b:.1f}'} "
               "(the same for every column) |" + " |" * (len(variants) - 1))
 
+        share: dict[bool, float] = {}  # the default protocol's network in lanes on the pipeline's batches
         peak = matmul_peak_gflops()
         peak16 = matmul_peak_gflops(dtype=torch.bfloat16) if with_bf16 else math.nan
         print(f"\n# The network alone (measured peak, matmul or 1x1 convolution: float32 {peak:.1f}"
@@ -424,6 +326,8 @@ def main() -> None:
                 per_image = gflop / images
                 rate = gflop / dt
                 print(f"| {label} | {name} | {per_image:.2f} | {rate:.1f} | {100 * rate / top:.0f}% |")
+                if label == variants[0][0] and in_pipe in name:
+                    share["bfloat16" in name] = rate / top
 
         if args.live is not None:
             live_agreement(args.live, args.model, ("float32", "bfloat16") if with_bf16 else ("float32",))
@@ -442,6 +346,40 @@ def main() -> None:
         print(f"| peak RSS, one 6000x4000 photo ({scorer.protocol}) | {big_rss:.0f} MB |")
         print(f"| `rankiqa score one.jpg`, wall | {cli:.2f} s |")
         print(f"| `python -c 'import torch'`, wall | {torch_only:.2f} s |")
+        default16 = rates[new16][0] if with_bf16 else math.nan
+        print_targets(auto, rates[new32][0], default16, b, share, (small, many, big_rss), (cli, torch_only),
+                      len(files), args.many)
+
+
+def print_targets(auto: str, float32: float, bfloat16: float, brisque_rate: float | None, share: dict[bool, float],
+                  rss: tuple[float, float, float], start: tuple[float, float], n_small: int, n_many: int) -> None:
+    """Issue 15's targets, each with this run's measure and whether it is met; the default protocol throughout.
+
+    The precision that counts is the default's (``auto``: bfloat16 where the CPU has it natively); float32, what
+    ``auto`` picks on other CPUs, is shown beside it. "Flat" RSS: within 10% from the small run to the long one.
+    """
+    def verdict(ok: bool) -> str:
+        return "**met**" if ok else "**not met**"
+
+    low = auto == "bfloat16"
+    rate = bfloat16 if low else float32
+    b = math.nan if brisque_rate is None else brisque_rate
+    small, many, big = rss
+    print("\n# Targets (issue 15), this run\n\n| target | measured | |\n|---|---|---|")
+    print(f"| default protocol images/s >= BRISQUE's, default precision (auto = {auto}) | {rate:.1f} against "
+          f"{b:.1f} ({rate / b:.2f}x) | {verdict(rate >= b)} |")
+    if low:
+        print(f"| the same in float32 (`auto` on CPUs without native bfloat16) | {float32:.1f} against {b:.1f} "
+              f"({float32 / b:.2f}x) | {verdict(float32 >= b)} |")
+    print(f"| the network part >= 60% of the measured peak: the pipeline's batches in lanes, default precision | "
+          f"{100 * share[low]:.0f}% | {verdict(share[low] >= 0.6)} |")
+    if low:
+        print(f"| the same in float32 | {100 * share[False]:.0f}% | {verdict(share[False] >= 0.6)} |")
+    print(f"| peak RSS flat from {n_small} to {n_many} images (within 10%) | {small:.0f} to {many:.0f} MB "
+          f"({100 * (many / small - 1):+.0f}%) | {verdict(many <= 1.1 * small)} |")
+    print(f"| a 24-megapixel photo under 2 GB of RSS | {big:.0f} MB | {verdict(big < 2000)} |")
+    print(f"| start-up: `rankiqa score one.jpg` against a bare `import torch` (measured; no number set) | "
+          f"{start[0]:.2f} against {start[1]:.2f} s | |")
 
 
 if __name__ == "__main__":

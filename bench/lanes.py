@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from inference import brisque, folder_bench_parser, make_folder  # noqa: E402
+from folder_bench import brisque, folder_bench_parser, make_folder  # noqa: E402
 from rankiqa.allocator import reuse_freed_memory  # noqa: E402
 from rankiqa.api import load_model  # noqa: E402
 from rankiqa.precision import native_bf16  # noqa: E402

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from inference import matmul_peak_gflops  # noqa: E402
+from folder_bench import matmul_peak_gflops  # noqa: E402
 from rankiqa.api import load_model  # noqa: E402
 from rankiqa.precision import native_bf16  # noqa: E402
 
