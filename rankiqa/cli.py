@@ -79,7 +79,8 @@ def _parser() -> argparse.ArgumentParser:
     mp.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: best available)")
     mp.add_argument("--threads", type=positive_int, default=None, help="CPU threads for torch")
     mp.add_argument("--raw", action="store_true", help="the network's raw values instead of the 0-100 scale")
-    m = sub.add_parser("models", help="list checkpoints", allow_abbrev=False)
+    # "list" too: the Python API calls it list_models(), and users type what they know.
+    m = sub.add_parser("models", aliases=["list"], help="list checkpoints", allow_abbrev=False)
     m.add_argument("--json", action="store_true")
     d = sub.add_parser("download", help="fetch a checkpoint into the cache and verify it", allow_abbrev=False)
     d.add_argument("name")
@@ -288,7 +289,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_score(args, ranked=args.command == "rank")
         if args.command == "map":
             return _cmd_map(args)
-        if args.command == "models":
+        if args.command in ("models", "list"):
             return _cmd_models(args)
         return _cmd_download(args)
     except KeyboardInterrupt:

@@ -105,6 +105,8 @@ def test_unknown_model(corpus, capsys):
 def test_models_and_download(capsys):
     code, out, _ = run(["models", "--json"], capsys)
     assert code == 0 and "checkpoints" in json.loads(out)
+    code, listed, _ = run(["list", "--json"], capsys)  # the API's word, list_models(), works too
+    assert code == 0 and json.loads(listed) == json.loads(out)
     code, _, err = run(["download", "nope.tag"], capsys)
     assert code == 2 and "unknown checkpoint" in err
 
