@@ -11,6 +11,14 @@ families and levels against the full-reference teachers, as
 image (the cost). The cheapest variant within 0.005 SROCC of ``paper`` is the
 candidate default.
 
+Random crops make every ``paper`` number one draw: a user's scores come from the
+shipped draw (seed 0), and on other photos the crops fall elsewhere. So each
+random-crop variant is also scored on the LIVE replica with ``--crop-seeds``
+draws, and a variant counts as within 0.005 only if its *worst* draw is within
+0.005 of the reference's mean over its draws (``paper`` with 30 crops): the
+guarantee then holds for the draw, not on average. Deterministic variants (grid,
+full) have one draw. The table also names the cheapest variant by the mean alone.
+
     python bench/protocols.py --model default --replica runs/live_replica [--photos 6] [--json out.json]
     python bench/protocols.py --variants paper:30:activity paper:15:activity paper:12:activity paper:10:activity
 """
@@ -63,12 +71,23 @@ def parse_variant(text: str) -> tuple[str, int, str]:
         raise argparse.ArgumentTypeError(f"bad variant {text!r} (protocol[:crops[:pooling]]): {exc}") from None
 
 
-def scorer_fn(scorer, protocol: str, n: int, pooling: str = "mean"):
+def crop_seeds_type(text: str) -> list[int]:
+    """``"0,1,2"`` -> [0, 1, 2]: crop seeds, the shipped one first."""
+    try:
+        seeds = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 0,1,2, got {text!r}") from None
+    if not seeds or any(v < 0 for v in seeds):
+        raise argparse.ArgumentTypeError(f"expected one or more seeds >= 0, got {text!r}")
+    return [PAPER_SEED, *seeds]
+
+
+def scorer_fn(scorer, protocol: str, n: int, pooling: str = "mean", seed: int = PAPER_SEED):
     sign = 1.0 if scorer.higher_is_better else -1.0
 
     @torch.inference_mode()
     def score(image: torch.Tensor) -> tuple[float, float]:
-        views = make_crops(image, protocol, scorer.crop_size, max(1, n), PAPER_SEED, pooling)
+        views = make_crops(image, protocol, scorer.crop_size, max(1, n), seed, pooling)
         if len({t.shape for t in views.tensors}) == 1:
             outs = scorer.model(torch.stack(views.tensors)).tolist()
         else:
@@ -89,7 +108,7 @@ def held_out_images(refs: list[str], n_photos: int, families: tuple[str, ...], s
             running = np.random.default_rng([seed, p_i, len(fam)])
             versions = [photo] + [apply_distortion(fam, photo, lv, level_rng(fam, [seed, p_i, 1], running))
                                   for lv in range(1, len(LEVELS[fam]) + 1)]
-            yield p_i, fam, [torch.from_numpy(np.ascontiguousarray(v)).permute(2, 0, 1).float() / 255 for v in versions]
+            yield p_i, fam, [torch.from_numpy(np.array(v)).permute(2, 0, 1).float() / 255 for v in versions]
 
 
 def add_data_args(ap: argparse.ArgumentParser, photos: int, threads: int,
@@ -112,15 +131,22 @@ def main() -> None:
     ap.add_argument("--variants", nargs="+", type=parse_variant, default=VARIANTS,
                     help="protocol[:crops[:pooling]] each (default: the ten of the module); the reference is "
                          "paper:30 with the checkpoint's pooling where given, else paper:30")
+    ap.add_argument("--crop-seeds", type=crop_seeds_type, default=[PAPER_SEED, 1, 2, 3, 4, 5],
+                    help=f"crop draws of the random-crop variants on the LIVE replica, comma-separated "
+                         f"(default 0-5; {PAPER_SEED} is the shipped draw and always included)")
     args = ap.parse_args()
     if args.photos < 0:
         ap.error(f"--photos must be 0 (the LIVE replica alone) or more, got {args.photos}")
     torch.set_num_threads(args.threads)
     scorer = load_model(args.model, device="cpu")
     fns = {variant_name(*v): scorer_fn(scorer, *v) for v in args.variants}
+    extra_seeds = [d for d in dict.fromkeys(args.crop_seeds) if d != PAPER_SEED]
+    draw_fns = {(variant_name(*v), d): scorer_fn(scorer, *v, seed=d)
+                for v in args.variants if v[0] == "paper" for d in extra_seeds}
 
     dataset = load_dataset(f"live-replica:{args.replica}")
     live: dict[str, list[float]] = {k: [] for k in fns}
+    draws: dict[tuple[str, int], list[float]] = {k: [] for k in draw_fns}
     cost: dict[str, list[float]] = {k: [] for k in fns}
     for sample in dataset.samples:
         image = load_image(sample.path)
@@ -128,6 +154,8 @@ def main() -> None:
             s, c = fn(image)
             live[k].append(s)
             cost[k].append(c)
+        for k, fn in draw_fns.items():
+            draws[k].append(fn(image)[0])
     target = -np.asarray([s.score for s in dataset.samples]) if not dataset.higher_is_better else \
         np.asarray([s.score for s in dataset.samples])
     types = np.asarray([s.dist_type for s in dataset.samples])
@@ -167,20 +195,32 @@ def main() -> None:
                    "cross_type": (float(np.mean([srocc(np.array(photo_scores[p][k]), np.array(photo_teacher[p]))
                                                  for p in photo_teacher])) if teachers else float("nan")),
                    "cost": float(np.mean(cost[k]))}
+        every = [rows[k]["srocc_all"]] + [float(spearmanr(draws[(k, d)], target)[0])
+                                          for d in extra_seeds if (k, d) in draws]
+        rows[k].update(srocc_draws=every, srocc_mean=float(np.mean(every)), srocc_worst=float(np.min(every)))
     ref_key = next((k for k in (variant_name("paper", 30, scorer.pooling), variant_name("paper", 30)) if k in rows),
                    None)
-    ok = [k for k in rows if ref_key and rows[k]["srocc_all"] >= rows[ref_key]["srocc_all"] - 0.005]
-    best = min(ok, key=lambda k: rows[k]["cost"]) if ok else None
+    best, by_mean = None, None
+    if ref_key:
+        bar = rows[ref_key]["srocc_mean"] - 0.005
+        best = min((k for k in rows if rows[k]["srocc_worst"] >= bar), key=lambda k: rows[k]["cost"], default=None)
+        by_mean = min((k for k in rows if rows[k]["srocc_mean"] >= bar), key=lambda k: rows[k]["cost"], default=None)
     types_sorted = sorted(set(types))
     print(f"Protocols of {scorer.name}: LIVE replica ({len(dataset.samples)} images) and {pairs} within-photo pairs "
           f"({args.photos} held-out photos x the {args.set} set x levels 0-5)\n")
-    print("| protocol | pixels scored / image pixels | LIVE SROCC all | " + " | ".join(types_sorted)
+    n_draws = 1 + len(extra_seeds)
+    print(f"| protocol | pixels scored / image pixels | LIVE SROCC all, {n_draws} crop draws: mean (worst) | "
+          "LIVE SROCC all, shipped draw | " + " | ".join(types_sorted)
           + " | held-out pair accuracy | cross-type SROCC vs teachers |")
-    print("|---|---|---|" + "---|" * len(types_sorted) + "---|---|")
+    print("|---|---|---|---|" + "---|" * len(types_sorted) + "---|---|")
     for k, r in rows.items():
-        print(f"| {k}{' **(cheapest within 0.005)**' if k == best else ''} | {r['cost']:.2f} | {r['srocc_all']:.4f} | "
+        print(f"| {k}{' **(cheapest within 0.005)**' if k == best else ''} | {r['cost']:.2f} | "
+              f"{r['srocc_mean']:.4f} ({r['srocc_worst']:.4f}) | {r['srocc_all']:.4f} | "
               + " | ".join(f"{r['srocc_type'][t]:.4f}" for t in types_sorted)
               + f" | {r['pair_accuracy']:.4f} | {r['cross_type']:.4f} |")
+    if ref_key:
+        print(f"\nWithin 0.005 of {ref_key}'s mean ({rows[ref_key]['srocc_mean']:.4f}): the cheapest whose worst "
+              f"draw is, {best}; by the mean alone, {by_mean}. Per-type columns and pairs: the shipped draw.")
     base, act = variant_name("paper", scorer.num_crops), variant_name("paper", scorer.num_crops, "activity")
     if base in rows and act in rows:
         gain = {f: rows[act]["pair_accuracy_family"][f] - rows[base]["pair_accuracy_family"][f] for f in families}
@@ -191,7 +231,8 @@ def main() -> None:
         for f in list(dict.fromkeys(diff[:6] + diff[-4:])):
             print(f"| {f} | {rows[base]['pair_accuracy_family'][f]:.3f} | {rows[act]['pair_accuracy_family'][f]:.3f} |")
     if args.json:
-        args.json.write_text(json.dumps({"model": scorer.name, "rows": rows, "cheapest": best}, indent=2))
+        args.json.write_text(json.dumps({"model": scorer.name, "crop_seeds": [PAPER_SEED, *extra_seeds], "rows": rows,
+                                         "cheapest": best, "cheapest_by_mean": by_mean}, indent=2))
 
 
 if __name__ == "__main__":
