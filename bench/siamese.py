@@ -235,16 +235,20 @@ def _per_group(curves: list[list], k: int | None) -> np.ndarray:
     return np.stack([np.mean([p[2] for p in pts[1:]], axis=0) for pts in curves])
 
 
-def _first_reach(curves: list[list], level: float, eval_every: float) -> str:
-    mean = [np.mean([pts[k][2].mean() for pts in curves]) for k in range(len(curves[0]))]
-    k = next((k for k, a in enumerate(mean) if a >= level), None)
+def _evaluations(curves: dict[str, list[list]]) -> int:
+    """Evaluations every run has (a run's last one falls at the end of its time)."""
+    return min(len(pts) for runs in curves.values() for pts in runs)
+
+
+def _first_reach(curves: list[list], level: float, eval_every: float, n_evals: int) -> str:
+    k = next((k for k in range(n_evals) if _per_group(curves, k).mean() >= level), None)
     return "not reached" if k is None else f"{k * eval_every:.0f} s"
 
 
 def report(curves: dict[str, list[list]], seconds: float, eval_every: float, eval_groups: int) -> None:
     """Markdown tables: accuracy per method over time, and each baseline's difference from all-pairs with its noise."""
     seeds = len(curves[LOSSES[0]])
-    n_evals = min(len(pts) for runs in curves.values() for pts in runs)
+    n_evals = _evaluations(curves)
     cols = list(range(1, n_evals))
     times = [f"{k * eval_every:.0f} s" for k in cols]
     print(f"\nheld-out pair accuracy, mean over {seeds} seed(s) and {eval_groups} held-out groups "
@@ -255,7 +259,7 @@ def report(curves: dict[str, list[list]], seconds: float, eval_every: float, eva
         its = np.mean([pts[n_evals - 1][1] for pts in runs])
         accs = [f"{_per_group(runs, k).mean():.4f}" for k in cols]
         print(f"| {loss} | {its:.0f} | " + " | ".join(accs) + f" | {_per_group(runs, None).mean():.4f} | "
-              f"{_first_reach(runs, 0.90, eval_every)} | {_first_reach(runs, 0.93, eval_every)} |")
+              f"{_first_reach(runs, 0.90, eval_every, n_evals)} | {_first_reach(runs, 0.93, eval_every, n_evals)} |")
     print("\nall-pairs minus each baseline: difference (standard error: training over seeds and evaluation over "
           "groups, in quadrature); * where it is more than twice its standard error\n")
     print("| baseline | " + " | ".join(times) + " | mean over the run |")
@@ -318,7 +322,7 @@ def main() -> None:
         for loss, runs in curves.items():
             for seed, pts in enumerate(runs):
                 w.writerows([loss, seed, f"{s:.1f}", it, f"{acc.mean():.4f}"] for s, it, acc in pts)
-    n_evals = min(len(pts) for runs in curves.values() for pts in runs)
+    n_evals = _evaluations(curves)
     series = {k: ([i * eval_every for i in range(n_evals)], [_per_group(v, i).mean() for i in range(n_evals)])
               for k, v in curves.items()}
     line_plot(series, f"held-out pair accuracy vs training time (live set, mean of {args.seeds} seeds)",
